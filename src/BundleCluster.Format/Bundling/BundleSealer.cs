@@ -1,0 +1,88 @@
+using System.Buffers;
+using BundleCluster.Format.Compression;
+using BundleCluster.Format.Encryption;
+using BundleCluster.Format.Keys;
+using BundleCluster.Format.Parts;
+
+namespace BundleCluster.Format.Bundling;
+
+/// <summary>The sealed bundle's shape, known once the last slice went through.</summary>
+public sealed record SealResult(IReadOnlyList<PartRecord> Parts, long BundledSize, long GzipLength, long TarLength);
+
+/// <summary>
+/// The sequential heart of a bundle: takes compressed slices in tar-stream order, frames them as one gzip member,
+/// encrypts with AES-128-CBC, cuts 10 MiB parts and hands each to <paramref name="onPart"/> (which owns and disposes it).
+/// </summary>
+public sealed class BundleSealer(BundleKey key, int compressionLevel, Func<SealedPart, CancellationToken, ValueTask> onPart) : IDisposable
+{
+    private readonly CbcSealer _cbc = new(key.Key, key.Iv);
+    private readonly GzipMemberFraming _gzip = new();
+    private readonly PartCutter _cutter = new(onPart);
+    private long _gzipLength;
+    private bool _started;
+
+    public long TarBytesSealed => _gzip.InputLength;
+
+    public long CiphertextBytes => _cutter.BytesWritten;
+
+    public int PartsCut => _cutter.Parts.Count;
+
+    /// <summary>Appends the next slice (the compressed bytes as <see cref="DeflateSlice"/> made them).</summary>
+    public async ValueTask AppendSliceAsync(ReadOnlyMemory<byte> compressed, uint crc32, long inputLength, CancellationToken ct)
+    {
+        AccountSlice(crc32, inputLength);
+        await AppendCompressedAsync(compressed, ct).ConfigureAwait(false);
+    }
+
+    /// <summary>Appends part of a slice's compressed bytes; the slice's CRC is accounted by <see cref="AccountSlice"/>.</summary>
+    public async ValueTask AppendCompressedAsync(ReadOnlyMemory<byte> compressed, CancellationToken ct)
+    {
+        if (!_started)
+        {
+            _started = true;
+            await EncryptAsync(GzipMemberFraming.Header(compressionLevel), ct).ConfigureAwait(false);
+        }
+
+        await EncryptAsync(compressed, ct).ConfigureAwait(false);
+    }
+
+    /// <summary>Accounts a slice whose bytes were appended in pieces with <see cref="AppendCompressedAsync"/>.</summary>
+    public void AccountSlice(uint crc32, long inputLength) => _gzip.AddSlice(crc32, inputLength);
+
+    public async ValueTask<SealResult> FinishAsync(CancellationToken ct)
+    {
+        await AppendCompressedAsync(ReadOnlyMemory<byte>.Empty, ct).ConfigureAwait(false);
+        await EncryptAsync(_gzip.Trailer(), ct).ConfigureAwait(false);
+        byte[] last = new byte[CbcSealer.BlockSize];
+        int n = _cbc.Finish(last);
+        await _cutter.WriteAsync(last.AsMemory(0, n), ct).ConfigureAwait(false);
+        await _cutter.FinishAsync(ct).ConfigureAwait(false);
+        return new SealResult(_cutter.Parts.ToList(), _cutter.BytesWritten, _gzipLength, _gzip.InputLength);
+    }
+
+    private async ValueTask EncryptAsync(ReadOnlyMemory<byte> plaintext, CancellationToken ct)
+    {
+        if (plaintext.IsEmpty)
+        {
+            return;
+        }
+
+        _gzipLength += plaintext.Length;
+        byte[] cipher = ArrayPool<byte>.Shared.Rent(CbcSealer.MaxOutputLength(plaintext.Length));
+        try
+        {
+            int n = _cbc.Encrypt(plaintext.Span, cipher);
+            await _cutter.WriteAsync(cipher.AsMemory(0, n), ct).ConfigureAwait(false);
+        }
+        finally
+        {
+            ArrayPool<byte>.Shared.Return(cipher);
+        }
+    }
+
+    public void Dispose()
+    {
+        _cbc.Dispose();
+        _cutter.Dispose();
+    }
+}

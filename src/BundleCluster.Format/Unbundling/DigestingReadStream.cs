@@ -1,0 +1,77 @@
+using System.Security.Cryptography;
+using BundleCluster.Format.Errors;
+
+namespace BundleCluster.Format.Unbundling;
+
+/// <summary>
+/// Passes a stream through while computing its SHA-1 and length; refuses to produce more than a limit, so a
+/// decompression bomb or a manifest that understates the image size cannot fill the disk.
+/// </summary>
+internal sealed class DigestingReadStream(Stream inner, long limit, string limitMessage) : Stream
+{
+    private readonly IncrementalHash _sha1 = IncrementalHash.CreateHash(HashAlgorithmName.SHA1);
+
+    public long BytesRead { get; private set; }
+
+    public string Sha1Hex() => Convert.ToHexStringLower(_sha1.GetCurrentHash());
+
+    public override bool CanRead => true;
+
+    public override bool CanSeek => false;
+
+    public override bool CanWrite => false;
+
+    public override long Length => throw new NotSupportedException();
+
+    public override long Position { get => BytesRead; set => throw new NotSupportedException(); }
+
+    public override int Read(byte[] buffer, int offset, int count) => Read(buffer.AsSpan(offset, count));
+
+    public override int Read(Span<byte> buffer)
+    {
+        int n = inner.Read(buffer);
+        Account(buffer[..n]);
+        return n;
+    }
+
+    public override async ValueTask<int> ReadAsync(Memory<byte> buffer, CancellationToken ct = default)
+    {
+        int n = await inner.ReadAsync(buffer, ct).ConfigureAwait(false);
+        Account(buffer.Span[..n]);
+        return n;
+    }
+
+    public override Task<int> ReadAsync(byte[] buffer, int offset, int count, CancellationToken ct) =>
+        ReadAsync(buffer.AsMemory(offset, count), ct).AsTask();
+
+    private void Account(ReadOnlySpan<byte> data)
+    {
+        BytesRead += data.Length;
+        if (BytesRead > limit)
+        {
+            throw BundleException.InvalidBundle(limitMessage);
+        }
+
+        _sha1.AppendData(data);
+    }
+
+    public override void Flush()
+    {
+    }
+
+    public override long Seek(long offset, SeekOrigin origin) => throw new NotSupportedException();
+
+    public override void SetLength(long value) => throw new NotSupportedException();
+
+    public override void Write(byte[] buffer, int offset, int count) => throw new NotSupportedException();
+
+    protected override void Dispose(bool disposing)
+    {
+        if (disposing)
+        {
+            _sha1.Dispose();
+        }
+
+        base.Dispose(disposing);
+    }
+}

@@ -1,0 +1,23 @@
+namespace BundleCluster.Storage.Sinks;
+
+/// <summary>
+/// Where a bundle is committed. Parts are staged as they are sealed; the commit puts them in place and writes the
+/// manifest last, so a destination never holds a manifest whose parts are missing. Abort removes everything staged.
+/// </summary>
+public interface IBundleSink
+{
+    /// <summary>Names the destination in messages.</summary>
+    string Describe();
+
+    /// <summary>Checks, before any image byte is read, that the destination exists, is writable and holds no bundle of this name.</summary>
+    Task PrepareAsync(string prefix, bool overwrite, CancellationToken ct);
+
+    /// <summary>Stages part <paramref name="index"/>; writing the same index again replaces it (redone work is identical).</summary>
+    Task WritePartAsync(int index, ReadOnlyMemory<byte> data, CancellationToken ct);
+
+    /// <summary>Moves the staged parts to their final names, then writes the manifest atomically, last.</summary>
+    Task CommitAsync(string manifestFileName, IReadOnlyList<string> partFileNames, string manifestText, CancellationToken ct);
+
+    /// <summary>Removes staged and committed parts of this job; leaves no manifest.</summary>
+    Task AbortAsync(CancellationToken ct);
+}

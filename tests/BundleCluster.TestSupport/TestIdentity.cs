@@ -1,0 +1,42 @@
+using System.Security.Cryptography;
+using System.Security.Cryptography.X509Certificates;
+
+namespace BundleCluster.TestSupport;
+
+/// <summary>An RSA key pair and self-signed certificate written as PEM files, like a user's EC2 signing identity.</summary>
+public sealed class TestIdentity
+{
+    private static readonly Lazy<RSA> SharedUserKey = new(() => RSA.Create(2048));
+    private static readonly Lazy<RSA> SharedCloudKey = new(() => RSA.Create(2048));
+    private static readonly Lazy<RSA> SharedOtherKey = new(() => RSA.Create(2048));
+
+    private TestIdentity(string certificatePath, string privateKeyPath)
+    {
+        CertificatePath = certificatePath;
+        PrivateKeyPath = privateKeyPath;
+    }
+
+    public string CertificatePath { get; }
+
+    public string PrivateKeyPath { get; }
+
+    /// <summary>The user's identity (key generation is slow, so the key is shared by the test run; files are not).</summary>
+    public static TestIdentity User(string directory) => Write(directory, "user", SharedUserKey.Value);
+
+    /// <summary>The cloud's identity, standing in for Amazon's cert-ec2.pem.</summary>
+    public static TestIdentity Cloud(string directory) => Write(directory, "cloud", SharedCloudKey.Value);
+
+    /// <summary>A stranger's identity: its key decrypts nothing of the user's bundles.</summary>
+    public static TestIdentity Other(string directory) => Write(directory, "other", SharedOtherKey.Value);
+
+    private static TestIdentity Write(string directory, string name, RSA key)
+    {
+        var request = new CertificateRequest($"CN=bundlecluster-test-{name}", key, HashAlgorithmName.SHA256, RSASignaturePadding.Pkcs1);
+        using X509Certificate2 cert = request.CreateSelfSigned(DateTimeOffset.UtcNow.AddDays(-1), DateTimeOffset.UtcNow.AddYears(1));
+        string certPath = Path.Combine(directory, $"{name}-cert.pem");
+        string keyPath = Path.Combine(directory, $"{name}-pk.pem");
+        File.WriteAllText(certPath, cert.ExportCertificatePem());
+        File.WriteAllText(keyPath, key.ExportRSAPrivateKeyPem());
+        return new TestIdentity(certPath, keyPath);
+    }
+}
