@@ -1,0 +1,54 @@
+namespace BundleCluster.Abstractions.Jobs;
+
+/// <summary>
+/// Everything a bundle job needs, by reference: paths the silos read (image, keys) and where the bundle goes.
+/// Key material itself never travels in a job message; silos read key files named here.
+/// </summary>
+[GenerateSerializer, Immutable, Alias("bc.BundleJobSpec")]
+public sealed record BundleJobSpec
+{
+    /// <summary>Default gzip level: gzip's and euca2ools' default; ec2-ami-tools 1.5 uses 9.</summary>
+    public const int DefaultCompressionLevel = 6;
+
+    /// <summary>Default slice of the tar stream per chunk work item.</summary>
+    public const int DefaultSliceSize = 4 << 20;
+
+    [Id(0)] public required string ImagePath { get; init; }
+
+    /// <summary>A directory the silos can write (S3 destinations come later).</summary>
+    [Id(1)] public required string Destination { get; init; }
+
+    /// <summary>Names the tar member, manifest and parts; defaults to the image file's base name.</summary>
+    [Id(2)] public string? Prefix { get; init; }
+
+    [Id(3)] public string Architecture { get; init; } = "x86_64";
+
+    /// <summary>The 12-digit AWS account number (hyphens allowed).</summary>
+    [Id(4)] public required string User { get; init; }
+
+    [Id(5)] public string? KernelId { get; init; }
+
+    [Id(6)] public string? RamdiskId { get; init; }
+
+    /// <summary>"virtual=device,…" as -B takes it.</summary>
+    [Id(7)] public string? BlockDeviceMappings { get; init; }
+
+    /// <summary>Comma-separated product codes.</summary>
+    [Id(8)] public string? ProductCodes { get; init; }
+
+    /// <summary>PEM X.509 certificate of the user: the key is wrapped to it.</summary>
+    [Id(9)] public required string UserCertificatePath { get; init; }
+
+    /// <summary>PEM RSA private key of the user: signs the manifest.</summary>
+    [Id(10)] public required string PrivateKeyPath { get; init; }
+
+    /// <summary>PEM X.509 certificate of the cloud (cert-ec2.pem); the key is wrapped to it too.</summary>
+    [Id(11)] public required string CloudCertificatePath { get; init; }
+
+    [Id(12)] public int CompressionLevel { get; init; } = DefaultCompressionLevel;
+
+    [Id(13)] public int SliceSize { get; init; } = DefaultSliceSize;
+
+    /// <summary>Replace a bundle of the same prefix already at the destination.</summary>
+    [Id(14)] public bool Overwrite { get; init; }
+}

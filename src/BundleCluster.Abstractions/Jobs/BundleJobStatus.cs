@@ -1,0 +1,52 @@
+namespace BundleCluster.Abstractions.Jobs;
+
+/// <summary>A snapshot of a job, as the SDK and CLI show it.</summary>
+[GenerateSerializer, Immutable, Alias("bc.BundleJobStatus")]
+public sealed record BundleJobStatus
+{
+    [Id(0)] public required string JobId { get; init; }
+
+    [Id(1)] public BundleJobState State { get; init; }
+
+    [Id(2)] public string? Prefix { get; init; }
+
+    [Id(3)] public string? Destination { get; init; }
+
+    [Id(4)] public long ImageBytes { get; init; }
+
+    /// <summary>Length of the tar stream that wraps the image.</summary>
+    [Id(5)] public long TarBytes { get; init; }
+
+    /// <summary>Tar-stream bytes the sequential SHA-1 has covered.</summary>
+    [Id(6)] public long TarBytesDigested { get; init; }
+
+    /// <summary>Tar-stream bytes compressed, sealed and cut into parts.</summary>
+    [Id(7)] public long TarBytesSealed { get; init; }
+
+    [Id(8)] public int PartsWritten { get; init; }
+
+    [Id(9)] public long BundledBytes { get; init; }
+
+    /// <summary>Tar-stream bytes compressed per silo, keyed by silo address.</summary>
+    [Id(10)] public IReadOnlyDictionary<string, long> Silos { get; init; } = new Dictionary<string, long>();
+
+    [Id(11)] public string? ManifestPath { get; init; }
+
+    [Id(12)] public string? Error { get; init; }
+
+    /// <summary>The kind of error (InvalidParameter, FileNotFound, InvalidBundle, KeyMismatch, Failed), for exit codes.</summary>
+    [Id(13)] public string? ErrorKind { get; init; }
+
+    /// <summary>The input field an InvalidParameter error is about, when known.</summary>
+    [Id(14)] public string? ErrorField { get; init; }
+
+    [Id(15)] public DateTimeOffset? StartedAt { get; init; }
+
+    [Id(16)] public DateTimeOffset? FinishedAt { get; init; }
+
+    [Id(17)] public string? ImageDigest { get; init; }
+
+    [Id(18)] public int CompressionLevel { get; init; }
+
+    public bool IsFinished => State is BundleJobState.Completed or BundleJobState.Failed or BundleJobState.Cancelled;
+}

@@ -1,0 +1,79 @@
+namespace BundleCluster.Abstractions.Pipeline;
+
+/// <summary>What the sealer needs: the plan, the wrapped key and where the private key that unwraps it lives.</summary>
+[GenerateSerializer, Immutable, Alias("bc.SealRequest")]
+public sealed record SealRequest(
+    [property: Id(0)] ImageSlicePlan Plan,
+    [property: Id(1)] string UserEncryptedKey,
+    [property: Id(2)] string UserEncryptedIv,
+    [property: Id(3)] string PrivateKeyPath,
+    [property: Id(4)] string Destination);
+
+/// <summary>One part as the manifest records it.</summary>
+[GenerateSerializer, Immutable, Alias("bc.SealedPartInfo")]
+public sealed record SealedPartInfo(
+    [property: Id(0)] int Index,
+    [property: Id(1)] long Length,
+    [property: Id(2)] string Sha1Hex);
+
+/// <summary>The sealer's final word: every part is durable at the destination's staging area.</summary>
+[GenerateSerializer, Immutable, Alias("bc.SealOutcome")]
+public sealed record SealOutcome(
+    [property: Id(0)] IReadOnlyList<SealedPartInfo> Parts,
+    [property: Id(1)] long BundledSize,
+    [property: Id(2)] long GzipLength);
+
+/// <summary>Sealing progress, sent to the job grain now and then.</summary>
+[GenerateSerializer, Immutable, Alias("bc.SealProgress")]
+public sealed record SealProgress(
+    [property: Id(0)] long TarBytesSealed,
+    [property: Id(1)] int PartsWritten,
+    [property: Id(2)] long BundledBytes,
+    [property: Id(3)] IReadOnlyDictionary<string, long> Silos);
+
+/// <summary>
+/// The per-job sealer (key: job id): takes slices in order from the chunk grains, frames one gzip member, encrypts
+/// with AES-128-CBC (sequential by the format), cuts and writes parts. It runs in the background and reports to the
+/// job grain.
+/// </summary>
+[Alias("bc.IBundleSealerGrain")]
+public interface IBundleSealerGrain : IGrainWithStringKey
+{
+    [Alias("Start")]
+    Task StartAsync(SealRequest request);
+
+    /// <summary>Stops sealing and waits until no part write is in flight.</summary>
+    [Alias("Stop")]
+    Task StopAsync();
+}
+
+/// <summary>The per-job tar-stream digest (key: job id): one sequential SHA-1 pass, reported to the job grain.</summary>
+[Alias("bc.ITarDigestGrain")]
+public interface ITarDigestGrain : IGrainWithStringKey
+{
+    [Alias("Start")]
+    Task StartAsync(ImageSlicePlan plan);
+
+    [Alias("Stop")]
+    Task StopAsync();
+}
+
+/// <summary>How pipeline grains report back to their job grain.</summary>
+[Alias("bc.IBundleJobReports")]
+public interface IBundleJobReports : IGrainWithStringKey
+{
+    [Alias("SealProgress")]
+    Task ReportSealProgressAsync(SealProgress progress);
+
+    [Alias("Sealed")]
+    Task ReportSealedAsync(SealOutcome outcome);
+
+    [Alias("DigestProgress")]
+    Task ReportDigestProgressAsync(long tarBytesDigested);
+
+    [Alias("Digested")]
+    Task ReportDigestAsync(string sha1Hex);
+
+    [Alias("Failed")]
+    Task ReportFailureAsync(string stage, string errorKind, string message);
+}

@@ -1,0 +1,37 @@
+namespace BundleCluster.Abstractions.Pipeline;
+
+/// <summary>The result of compressing one slice: enough for the gzip trailer and for fetching the bytes.</summary>
+[GenerateSerializer, Immutable, Alias("bc.ChunkSummary")]
+public sealed record ChunkSummary(
+    [property: Id(0)] int Index,
+    [property: Id(1)] int InputLength,
+    [property: Id(2)] int CompressedLength,
+    [property: Id(3)] uint Crc32,
+    [property: Id(4)] string Silo);
+
+/// <summary>A piece of a compressed slice; never more than <see cref="MaxBytes"/> per message.</summary>
+[GenerateSerializer, Immutable, Alias("bc.CompressedPiece")]
+public sealed record CompressedPiece([property: Id(0)] byte[] Bytes)
+{
+    /// <summary>An Orleans message over the transport limit tears down the silo-to-silo connection; stay well under.</summary>
+    public const int MaxBytes = 4 << 20;
+}
+
+/// <summary>
+/// Compresses one slice of a job's tar stream (key "jobId/index"), reading its byte range straight from the image,
+/// and holds the compressed bytes until the sealer has fetched them. Activations spread across silos.
+/// </summary>
+[Alias("bc.IChunkCompressorGrain")]
+public interface IChunkCompressorGrain : IGrainWithStringKey
+{
+    [Alias("Compress")]
+    Task<ChunkSummary> CompressAsync(ImageSlicePlan plan, int index);
+
+    /// <summary>Returns compressed bytes from <paramref name="offset"/>, at most <see cref="CompressedPiece.MaxBytes"/>.</summary>
+    [Alias("Read")]
+    Task<CompressedPiece> ReadCompressedAsync(int offset);
+
+    /// <summary>The sealer has the bytes; drop them and deactivate.</summary>
+    [Alias("Release")]
+    Task ReleaseAsync();
+}

@@ -1,0 +1,30 @@
+using BundleCluster.Abstractions.Jobs;
+using BundleCluster.Abstractions.Pipeline;
+
+namespace BundleCluster.Grains.Jobs;
+
+/// <summary>
+/// A job's persisted state: the spec, the plan, the key in wrapped form only (to the user and cloud certificates),
+/// what the digest and the sealer produced, and the status shown to clients.
+/// </summary>
+[GenerateSerializer, Alias("bc.BundleJobRecord")]
+public sealed class BundleJobRecord
+{
+    [Id(0)] public BundleJobSpec? Spec { get; set; }
+
+    [Id(1)] public ImageSlicePlan? Plan { get; set; }
+
+    [Id(2)] public string? Ec2EncryptedKey { get; set; }
+
+    [Id(3)] public string? UserEncryptedKey { get; set; }
+
+    [Id(4)] public string? Ec2EncryptedIv { get; set; }
+
+    [Id(5)] public string? UserEncryptedIv { get; set; }
+
+    [Id(6)] public string? TarDigest { get; set; }
+
+    [Id(7)] public SealOutcome? Sealed { get; set; }
+
+    [Id(8)] public BundleJobStatus? Status { get; set; }
+}

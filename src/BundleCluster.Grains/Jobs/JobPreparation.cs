@@ -1,0 +1,91 @@
+using System.Security.Cryptography;
+using System.Security.Cryptography.X509Certificates;
+using BundleCluster.Abstractions.Jobs;
+using BundleCluster.Abstractions.Pipeline;
+using BundleCluster.Format.Bundling;
+using BundleCluster.Format.Errors;
+using BundleCluster.Format.Keys;
+using BundleCluster.Format.Tar;
+using BundleCluster.Storage.Sinks;
+using BundleCluster.Storage.Sources;
+
+namespace BundleCluster.Grains.Jobs;
+
+/// <summary>A field-specific validation failure, so clients can point at the input that is wrong.</summary>
+internal sealed class JobValidationException(string field, BundleException inner)
+    : Exception(inner.Message, inner)
+{
+    public string Field { get; } = field;
+
+    public BundleErrorKind Kind { get; } = inner.Kind;
+}
+
+/// <summary>
+/// Validates a spec before any image byte is read and turns it into a plan: metadata, keys (the private key must
+/// belong to the user certificate), the image (its size and version are pinned), the destination, and a fresh key
+/// wrapped to both certificates.
+/// </summary>
+internal static class JobPreparation
+{
+    public sealed record Prepared(ImageSlicePlan Plan, WrappedBundleKey Key, string Prefix);
+
+    public static async Task<Prepared> PrepareAsync(string jobId, BundleJobSpec spec, IBundleSink sink, CancellationToken ct)
+    {
+        Field("user", () => ManifestMetadata.NormalizeAccount(spec.User));
+        Field("architecture", () => ManifestMetadata.ValidateArchitecture(spec.Architecture));
+        Field("blockDeviceMappings", () => ManifestMetadata.ParseMappings(spec.BlockDeviceMappings));
+        Field("compressionLevel", () => spec.CompressionLevel is >= 1 and <= 9
+            ? spec.CompressionLevel
+            : throw BundleException.InvalidParameter($"compression level {spec.CompressionLevel} is not 1-9"));
+        string prefix = Field("prefix", () => BundlePrefix.Resolve(spec.Prefix, spec.ImagePath));
+
+        using X509Certificate2 userCert = Field("userCertificate", () => KeyFiles.LoadCertificate(spec.UserCertificatePath, "user certificate"));
+        using X509Certificate2 cloudCert = Field("cloudCertificate", () => KeyFiles.LoadCertificate(spec.CloudCertificatePath, "cloud certificate"));
+        using RSA privateKey = Field("privateKey", () => KeyFiles.LoadPrivateKey(spec.PrivateKeyPath));
+        Field("privateKey", () => RequireMatchingPair(userCert, privateKey, spec));
+
+        ImageSlicePlan plan;
+        await using (FileImageReader image = Field("image", () => FileImageReader.Open(spec.ImagePath)))
+        {
+            var layout = new TarStreamLayout(prefix, image.Length, image.MtimeUnixSeconds);
+            SlicePlan slices = Field("sliceSize", () => SlicePlan.For(layout.Length, spec.SliceSize));
+            plan = new ImageSlicePlan(jobId, Path.GetFullPath(spec.ImagePath), image.Version, prefix, image.Length,
+                image.MtimeUnixSeconds, layout.Length, slices.SliceSize, spec.CompressionLevel);
+        }
+
+        try
+        {
+            await sink.PrepareAsync(prefix, spec.Overwrite, ct);
+        }
+        catch (BundleException ex)
+        {
+            throw new JobValidationException("destination", ex);
+        }
+
+        using BundleKey key = BundleKey.Generate();
+        return new Prepared(plan, WrappedBundleKey.Wrap(key, userCert, cloudCert), prefix);
+    }
+
+    private static bool RequireMatchingPair(X509Certificate2 cert, RSA privateKey, BundleJobSpec spec)
+    {
+        using RSA? publicKey = cert.GetRSAPublicKey();
+        byte[] certModulus = publicKey!.ExportParameters(false).Modulus!;
+        byte[] keyModulus = privateKey.ExportParameters(false).Modulus!;
+        return certModulus.AsSpan().SequenceEqual(keyModulus)
+            ? true
+            : throw new BundleException(BundleErrorKind.KeyMismatch,
+                $"private key '{spec.PrivateKeyPath}' does not belong to certificate '{spec.UserCertificatePath}'; the manifest would not verify");
+    }
+
+    private static T Field<T>(string field, Func<T> check)
+    {
+        try
+        {
+            return check();
+        }
+        catch (BundleException ex)
+        {
+            throw new JobValidationException(field, ex);
+        }
+    }
+}

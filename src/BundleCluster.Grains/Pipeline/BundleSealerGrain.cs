@@ -1,0 +1,187 @@
+using System.Security.Cryptography;
+using BundleCluster.Abstractions.Pipeline;
+using BundleCluster.Format.Bundling;
+using BundleCluster.Format.Errors;
+using BundleCluster.Format.Keys;
+using BundleCluster.Format.Parts;
+using BundleCluster.Grains.Hosting;
+using BundleCluster.Storage.Sinks;
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Options;
+
+namespace BundleCluster.Grains.Pipeline;
+
+/// <summary>
+/// The per-job sealer. Keeps a bounded window of slices compressing on chunk grains across the cluster, takes them
+/// in tar-stream order, fetches their bytes in pieces of at most 4 MiB, and runs them through the sequential
+/// <see cref="BundleSealer"/> (one gzip member, AES-128-CBC, 10 MiB parts) into the destination's staging area.
+/// A slice whose chunk grain fails or forgets its bytes is compressed again; the redone bytes must be identical.
+/// </summary>
+internal sealed partial class BundleSealerGrain(IOptions<BundleClusterOptions> options, ILogger<BundleSealerGrain> logger)
+    : Grain, IBundleSealerGrain
+{
+    private static readonly TimeSpan ReportEvery = TimeSpan.FromMilliseconds(500);
+    private readonly BundleClusterOptions _options = options.Value;
+    private CancellationTokenSource? _stop;
+    private Task? _run;
+
+    public Task StartAsync(SealRequest request)
+    {
+        if (_run is null)
+        {
+            _stop = new CancellationTokenSource();
+            _run = RunAsync(request, _stop.Token);
+        }
+
+        return Task.CompletedTask;
+    }
+
+    public async Task StopAsync()
+    {
+        if (_stop is not null)
+        {
+            await _stop.CancelAsync();
+        }
+
+        if (_run is not null)
+        {
+            await _run;
+        }
+    }
+
+    private async Task RunAsync(SealRequest request, CancellationToken ct)
+    {
+        ImageSlicePlan plan = request.Plan;
+        var job = GrainFactory.GetGrain<IBundleJobReports>(plan.JobId);
+        var perSilo = new Dictionary<string, long>();
+        IBundleSink sink = BundleSinks.Open(request.Destination, plan.JobId);
+        var window = new Queue<(int Index, Task<ChunkSummary> Summary)>();
+        try
+        {
+            using BundleKey key = UnwrapKey(request);
+            await using var writer = new BoundedPartWriter((part, c) => sink.WritePartAsync(part.Index, part.Data, c));
+            using var sealer = new BundleSealer(key, plan.CompressionLevel, writer.EnqueueAsync);
+            DateTime nextReport = DateTime.UtcNow + ReportEvery;
+            int next = 0;
+            while (next < plan.SliceCount || window.Count > 0)
+            {
+                while (window.Count < _options.SlicesInFlight && next < plan.SliceCount)
+                {
+                    window.Enqueue((next, CompressAsync(plan, next, ct)));
+                    next++;
+                }
+
+                (int index, Task<ChunkSummary> pending) = window.Dequeue();
+                ChunkSummary summary = await pending;
+                await AppendSliceAsync(plan, summary, sealer, ct);
+                perSilo[summary.Silo] = perSilo.GetValueOrDefault(summary.Silo) + summary.InputLength;
+                Chunk(plan, index).ReleaseAsync().Ignore();
+
+                if (DateTime.UtcNow >= nextReport)
+                {
+                    nextReport = DateTime.UtcNow + ReportEvery;
+                    DelayDeactivation(TimeSpan.FromMinutes(10));
+                    await job.ReportSealProgressAsync(new SealProgress(sealer.TarBytesSealed, sealer.PartsCut, sealer.CiphertextBytes, new Dictionary<string, long>(perSilo)));
+                }
+            }
+
+            SealResult result = await sealer.FinishAsync(ct);
+            await writer.DrainAsync();
+            await job.ReportSealProgressAsync(new SealProgress(sealer.TarBytesSealed, result.Parts.Count, result.BundledSize, perSilo));
+            await job.ReportSealedAsync(new SealOutcome(
+                result.Parts.Select(p => new SealedPartInfo(p.Index, p.Length, p.Sha1Hex)).ToList(), result.BundledSize, result.GzipLength));
+        }
+        catch (OperationCanceledException) when (ct.IsCancellationRequested)
+        {
+            // Stopped by the job grain, which cleans up the destination.
+        }
+        catch (Exception ex)
+        {
+            LogSealFailed(logger, ex, plan.JobId);
+            await job.ReportFailureAsync("seal", ex.ErrorKind(), ex.UserMessage());
+        }
+        finally
+        {
+            foreach ((int index, Task<ChunkSummary> pending) in window)
+            {
+                try
+                {
+                    await pending;
+                }
+                catch (Exception)
+                {
+                    // abandoned work after a failure or stop
+                }
+
+                Chunk(plan, index).ReleaseAsync().Ignore();
+            }
+
+            DeactivateOnIdle();
+        }
+    }
+
+    private static BundleKey UnwrapKey(SealRequest request)
+    {
+        using RSA privateKey = KeyFiles.LoadPrivateKey(request.PrivateKeyPath);
+        return new WrappedBundleKey("", request.UserEncryptedKey, "", request.UserEncryptedIv).Unwrap(privateKey);
+    }
+
+    private IChunkCompressorGrain Chunk(ImageSlicePlan plan, int index) =>
+        GrainFactory.GetGrain<IChunkCompressorGrain>($"{plan.JobId}/{index}");
+
+    /// <summary>Compresses a slice on its chunk grain, retrying when the grain or its silo fails (not when the input is bad).</summary>
+    private async Task<ChunkSummary> CompressAsync(ImageSlicePlan plan, int index, CancellationToken ct)
+    {
+        for (int attempt = 1; ; attempt++)
+        {
+            ct.ThrowIfCancellationRequested();
+            try
+            {
+                return await Chunk(plan, index).CompressAsync(plan, index);
+            }
+            catch (Exception ex) when (ex is not BundleException && attempt < _options.SliceAttempts)
+            {
+                LogSliceRetry(logger, ex, plan.JobId, index, attempt);
+                await Task.Delay(TimeSpan.FromMilliseconds(200 * attempt), ct);
+            }
+        }
+    }
+
+    /// <summary>Fetches a compressed slice piece by piece into the sealer; if the grain lost the bytes, recompresses and resumes.</summary>
+    private async Task AppendSliceAsync(ImageSlicePlan plan, ChunkSummary summary, BundleSealer sealer, CancellationToken ct)
+    {
+        int offset = 0;
+        for (int attempt = 1; offset < summary.CompressedLength;)
+        {
+            ct.ThrowIfCancellationRequested();
+            CompressedPiece piece;
+            try
+            {
+                piece = await Chunk(plan, summary.Index).ReadCompressedAsync(offset);
+            }
+            catch (Exception ex) when (ex is not BundleException && attempt < _options.SliceAttempts)
+            {
+                LogSliceRetry(logger, ex, plan.JobId, summary.Index, attempt++);
+                ChunkSummary redone = await CompressAsync(plan, summary.Index, ct);
+                if (redone.CompressedLength != summary.CompressedLength || redone.Crc32 != summary.Crc32)
+                {
+                    throw new BundleException(BundleErrorKind.Failed,
+                        $"slice {summary.Index} compressed differently when redone ({redone.CompressedLength} vs {summary.CompressedLength} bytes); the image changed or silos run different compressors");
+                }
+
+                continue;
+            }
+
+            await sealer.AppendCompressedAsync(piece.Bytes, ct);
+            offset += piece.Bytes.Length;
+        }
+
+        sealer.AccountSlice(summary.Crc32, summary.InputLength);
+    }
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "Job {JobId}: slice {Index} failed on attempt {Attempt}; redoing it")]
+    private static partial void LogSliceRetry(ILogger logger, Exception ex, string jobId, int index, int attempt);
+
+    [LoggerMessage(Level = LogLevel.Error, Message = "Job {JobId}: sealing failed")]
+    private static partial void LogSealFailed(ILogger logger, Exception ex, string jobId);
+}

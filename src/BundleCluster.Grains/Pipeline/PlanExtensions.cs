@@ -1,0 +1,25 @@
+using BundleCluster.Abstractions.Pipeline;
+using BundleCluster.Format.Bundling;
+using BundleCluster.Format.Errors;
+using BundleCluster.Format.Tar;
+using BundleCluster.Storage.Sources;
+
+namespace BundleCluster.Grains.Pipeline;
+
+/// <summary>Rebuilds, on any silo, what a plan describes.</summary>
+internal static class PlanExtensions
+{
+    public static TarStreamLayout Layout(this ImageSlicePlan plan) =>
+        new(plan.MemberName, plan.ImageSize, plan.MtimeUnixSeconds);
+
+    public static SlicePlan Slices(this ImageSlicePlan plan) => new(plan.TarLength, plan.SliceSize);
+
+    /// <summary>Opens the image, failing if it is no longer the version the job planned against.</summary>
+    public static FileImageReader OpenImage(this ImageSlicePlan plan) => FileImageReader.Open(plan.ImagePath, plan.ImageVersion);
+
+    /// <summary>The error kind reported for an exception: the BundleException kind, or Failed.</summary>
+    public static string ErrorKind(this Exception ex) => ex is BundleException b ? b.Kind.ToString() : nameof(BundleErrorKind.Failed);
+
+    /// <summary>One line for the user: the BundleException message as-is, or the exception type and message.</summary>
+    public static string UserMessage(this Exception ex) => ex is BundleException ? ex.Message : $"{ex.GetType().Name}: {ex.Message}";
+}
