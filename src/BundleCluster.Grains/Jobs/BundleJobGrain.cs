@@ -73,7 +73,7 @@ internal sealed partial class BundleJobGrain(
             {
                 State = BundleJobState.Failed,
                 Error = ex.UserMessage(),
-                ErrorKind = invalid?.Kind.ToString() ?? ex.ErrorKind(),
+                ErrorKind = ex.ErrorKind(),
                 ErrorField = invalid?.Field,
                 FinishedAt = DateTimeOffset.UtcNow,
             };

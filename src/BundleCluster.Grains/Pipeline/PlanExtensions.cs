@@ -18,8 +18,14 @@ internal static class PlanExtensions
     public static FileImageReader OpenImage(this ImageSlicePlan plan) => FileImageReader.Open(plan.ImagePath, plan.ImageVersion);
 
     /// <summary>The error kind reported for an exception: the BundleException kind, or Failed.</summary>
-    public static string ErrorKind(this Exception ex) => ex is BundleException b ? b.Kind.ToString() : nameof(BundleErrorKind.Failed);
+    public static string ErrorKind(this Exception ex) => ex switch
+    {
+        BundleException b => b.Kind.ToString(),
+        Jobs.JobValidationException v => v.Kind.ToString(),
+        _ => nameof(BundleErrorKind.Failed),
+    };
 
     /// <summary>One line for the user: the BundleException message as-is, or the exception type and message.</summary>
-    public static string UserMessage(this Exception ex) => ex is BundleException ? ex.Message : $"{ex.GetType().Name}: {ex.Message}";
+    public static string UserMessage(this Exception ex) =>
+        ex is BundleException or Jobs.JobValidationException ? ex.Message : $"{ex.GetType().Name}: {ex.Message}";
 }

@@ -1,0 +1,145 @@
+using System.CommandLine;
+using System.Diagnostics;
+using BundleCluster.Abstractions.Jobs;
+using BundleCluster.Cli.Embedded;
+using BundleCluster.Client;
+
+namespace BundleCluster.Cli.Commands;
+
+/// <summary><c>bundlectl bundle-image</c>: ec2-bundle-image's flags, run on the embedded silo.</summary>
+internal static class BundleImageCommand
+{
+    private static readonly Option<string> Image = CliOptions.Text("--image", "-i", "The image file to bundle", required: true);
+    private static readonly Option<string> Cert = CliOptions.Text("--cert", "-c", "Your PEM X.509 certificate (default: $EC2_CERT)");
+    private static readonly Option<string> PrivateKey = CliOptions.Text("--privatekey", "-k", "Your PEM RSA private key (default: $EC2_PRIVATE_KEY)");
+    private static readonly Option<string> User = CliOptions.Text("--user", "-u", "Your 12-digit AWS account number, hyphens allowed (default: $EC2_USER_ID)");
+    private static readonly Option<string> Destination = CliOptions.Text("--destination", "-d", "Directory to write the manifest and parts into", required: true);
+    private static readonly Option<string> Prefix = CliOptions.Text("--prefix", "-p", "Bundle name (default: the image file name)");
+    private static readonly Option<string> Arch = CliOptions.Text("--arch", "-r", "i386, x86_64 (default), armhf, ppc, ppc64 or ppc64le");
+    private static readonly Option<string> Ec2Cert = CliOptions.Text("--ec2cert", "", "The cloud's PEM certificate (default: $EC2_AMITOOL_HOME/etc/ec2/amitools/cert-ec2.pem)");
+    private static readonly Option<string> Kernel = CliOptions.Text("--kernel", "", "Kernel image id (aki-…)");
+    private static readonly Option<string> Ramdisk = CliOptions.Text("--ramdisk", "", "Ramdisk image id (ari-…)");
+    private static readonly Option<string> Mappings = CliOptions.Text("--block-device-mapping", "-B", "virtual=device,… e.g. ami=sda1,root=/dev/sda1");
+    private static readonly Option<string> ProductCodes = CliOptions.Text("--productcodes", "", "Comma-separated product codes");
+    private static readonly Option<int> Level = new("--level") { Description = "gzip level 1-9 (default 6; ec2-ami-tools uses 9)", DefaultValueFactory = _ => BundleJobSpec.DefaultCompressionLevel };
+    private static readonly Option<int> SliceMiB = new("--slice-mib") { Description = "Tar-stream MiB per chunk work item (default 4)", DefaultValueFactory = _ => BundleJobSpec.DefaultSliceSize >> 20 };
+    private static readonly Option<bool> Overwrite = new("--overwrite") { Description = "Replace a bundle with the same prefix at the destination" };
+
+    public static Command Create()
+    {
+        var command = new Command("bundle-image", "Bundle an image: tar, gzip, AES-128-CBC, 10 MiB parts and a signed manifest")
+        {
+            Image, Cert, PrivateKey, User, Destination, Prefix, Arch, Ec2Cert, Kernel, Ramdisk, Mappings, ProductCodes, Level, SliceMiB, Overwrite,
+        };
+        command.SetAction((parsed, ct) => BundleCtl.GuardAsync(parsed, context => RunAsync(parsed, context, ct), ct));
+        return command;
+    }
+
+    private static async Task<int> RunAsync(ParseResult parsed, CliContext context, CancellationToken ct)
+    {
+        string cert = CliOptions.Require(parsed, Cert, "EC2_CERT");
+        BundleJobSpec spec = new()
+        {
+            ImagePath = Path.GetFullPath(parsed.GetValue(Image)!),
+            Destination = Path.GetFullPath(parsed.GetValue(Destination)!),
+            Prefix = parsed.GetValue(Prefix),
+            Architecture = parsed.GetValue(Arch) ?? "x86_64",
+            User = CliOptions.Require(parsed, User, "EC2_USER_ID"),
+            KernelId = parsed.GetValue(Kernel),
+            RamdiskId = parsed.GetValue(Ramdisk),
+            BlockDeviceMappings = parsed.GetValue(Mappings),
+            ProductCodes = parsed.GetValue(ProductCodes),
+            UserCertificatePath = Path.GetFullPath(cert),
+            PrivateKeyPath = Path.GetFullPath(CliOptions.Require(parsed, PrivateKey, "EC2_PRIVATE_KEY")),
+            CloudCertificatePath = Path.GetFullPath(CloudCertificate(parsed, cert, context)),
+            CompressionLevel = parsed.GetValue(Level),
+            SliceSize = parsed.GetValue(SliceMiB) << 20,
+            Overwrite = parsed.GetValue(Overwrite),
+        };
+
+        BundleJobStatus done = await RunEmbeddedAsync(spec, context, ct);
+        context.Output.WriteLine(Summary(done));
+        return ExitCodes.Ok;
+    }
+
+    /// <summary>Runs one job on an in-process silo and waits for it, cancelling it (and cleaning up) on Ctrl+C.</summary>
+    internal static async Task<BundleJobStatus> RunEmbeddedAsync(BundleJobSpec spec, CliContext context, CancellationToken ct)
+    {
+        await using EmbeddedCluster cluster = await EmbeddedCluster.StartAsync(context.Verbose, ct);
+        var client = new BundleClusterClient(cluster.Grains);
+        string jobId = await client.SubmitAsync(spec, ct: ct);
+        var progress = new ProgressLine(context);
+        try
+        {
+            return await client.WaitAsync(jobId, new SyncProgress(progress.Show), ct);
+        }
+        catch (OperationCanceledException) when (ct.IsCancellationRequested)
+        {
+            await client.CancelAsync(jobId, "interrupted", CancellationToken.None);
+            throw;
+        }
+        finally
+        {
+            progress.Clear();
+        }
+    }
+
+    /// <summary>--ec2cert, else ec2-ami-tools' installed cert-ec2.pem, else the user's own certificate (with a warning).</summary>
+    private static string CloudCertificate(ParseResult parsed, string userCert, CliContext context)
+    {
+        if (CliOptions.Optional(parsed, Ec2Cert) is { } given)
+        {
+            return given;
+        }
+
+        if (Environment.GetEnvironmentVariable("EC2_AMITOOL_HOME") is { Length: > 0 } home
+            && Path.Combine(home, "etc", "ec2", "amitools", "cert-ec2.pem") is var installed && File.Exists(installed))
+        {
+            return installed;
+        }
+
+        context.Notice("warning: no --ec2cert given and no $EC2_AMITOOL_HOME/etc/ec2/amitools/cert-ec2.pem; the cloud key fields are wrapped to your own certificate, so EC2 cannot register this bundle");
+        return userCert;
+    }
+
+    private static string Summary(BundleJobStatus s)
+    {
+        TimeSpan elapsed = (s.FinishedAt ?? DateTimeOffset.UtcNow) - (s.StartedAt ?? DateTimeOffset.UtcNow);
+        double mbps = s.ImageBytes / 1e6 / Math.Max(elapsed.TotalSeconds, 0.001);
+        return $"bundled {s.Prefix} ({CliOptions.Size(s.ImageBytes)}) into {s.PartsWritten} parts of {CliOptions.Size(s.BundledBytes)} " +
+               $"at level {s.CompressionLevel} in {elapsed.TotalSeconds:0.0} s ({mbps:0} MB/s): {s.ManifestPath}";
+    }
+
+    /// <summary>Reports synchronously (Progress&lt;T&gt; would post to the thread pool and race the final clear).</summary>
+    private sealed class SyncProgress(Action<BundleJobStatus> report) : IProgress<BundleJobStatus>
+    {
+        public void Report(BundleJobStatus value) => report(value);
+    }
+
+    /// <summary>A single self-updating progress line on an interactive stderr; silent when stderr is redirected.</summary>
+    private sealed class ProgressLine(CliContext context)
+    {
+        private readonly bool _interactive = ReferenceEquals(context.Error, Console.Error) && !Console.IsErrorRedirected;
+        private readonly Stopwatch _clock = Stopwatch.StartNew();
+
+        public void Show(BundleJobStatus s)
+        {
+            if (!_interactive || s.TarBytes == 0)
+            {
+                return;
+            }
+
+            double sealedPercent = 100.0 * s.TarBytesSealed / s.TarBytes;
+            double digestPercent = 100.0 * s.TarBytesDigested / s.TarBytes;
+            context.Error.Write($"\rsealed {sealedPercent,5:0.0}%  digested {digestPercent,5:0.0}%  parts {s.PartsWritten}  silos {s.Silos.Count}  {_clock.Elapsed:mm\\:ss}   ");
+        }
+
+        public void Clear()
+        {
+            if (_interactive)
+            {
+                context.Error.Write("\r" + new string(' ', 78) + "\r");
+            }
+        }
+    }
+}

@@ -1,0 +1,3 @@
+using BundleCluster.Cli;
+
+return await BundleCtl.RunAsync(args, Console.Out, Console.Error);
