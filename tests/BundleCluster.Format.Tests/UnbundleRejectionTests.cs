@@ -52,8 +52,11 @@ public sealed class UnbundleRejectionTests : IDisposable
         string manifest = await MakeBundleAsync();
         using (var part = new FileStream(Path.Combine(_bundle, "image.part.1"), FileMode.Open))
         {
+            // Flip the bits of one byte: writing a constant would leave the part intact 1 time in 256.
             part.Position = 1000;
-            part.WriteByte(0x5A);
+            int original = part.ReadByte();
+            part.Position = 1000;
+            part.WriteByte((byte)~original);
         }
 
         BundleException ex = await UnbundleFailsAsync(manifest);
