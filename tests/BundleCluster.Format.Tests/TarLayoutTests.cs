@@ -54,6 +54,19 @@ public sealed class TarLayoutTests
         Assert.Equal(TarMemberHeader.MaxOctalSize, TarMemberExtractor_ParseNumber(TarMemberHeader.Build("x", TarMemberHeader.MaxOctalSize, 0).AsSpan(124, 12)));
     }
 
+    [Fact]
+    public void Gnu_tar_reads_our_base_256_size_of_a_9_GiB_member()
+    {
+        using var dir = new TempDirectory();
+        string tarPath = dir.File("head.tar");
+        File.WriteAllBytes(tarPath, TarMemberHeader.Build("huge.img", 9L << 30, 0)); // the header alone; tar lists it, then hits EOF
+
+        ExternalTool.Result listing = ExternalTool.Run("tar", ["-tvf", tarPath]);
+
+        Assert.Contains("9663676416", listing.StdOut);
+        Assert.Contains("huge.img", listing.StdOut);
+    }
+
     private static long TarMemberExtractor_ParseNumber(ReadOnlySpan<byte> field) => TarMemberExtractor.ParseNumber(field, "size");
 
     internal static byte[] Materialize(TarStreamLayout layout, byte[] image)

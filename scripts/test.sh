@@ -1,0 +1,35 @@
+#!/usr/bin/env bash
+# Runs every test BundleCluster has, on a fresh machine too: installs what the tests need, builds, runs the whole
+# solution's tests, and ends with one line of totals: "N passed, N failed, N skipped". Exits non-zero on any failure.
+set -uo pipefail
+cd "$(dirname "$0")/.."
+
+# The tests check our bytes with the real tools; install any that a minimal machine lacks (Debian package names).
+missing=()
+for tool in openssl:openssl gzip:gzip tar:tar python3:python3-minimal cmp:diffutils truncate:coreutils; do
+  command -v "${tool%%:*}" >/dev/null 2>&1 || missing+=("${tool##*:}")
+done
+if [ ${#missing[@]} -gt 0 ]; then
+  echo "installing test prerequisites: ${missing[*]}"
+  sudo_cmd=""; [ "$(id -u)" -ne 0 ] && sudo_cmd="sudo"
+  $sudo_cmd apt-get update -qq && $sudo_cmd apt-get install -y -qq "${missing[@]}" || { echo "cannot install ${missing[*]}"; exit 1; }
+fi
+
+# Each test project writes its own TestResults/results.trx (one fixed name per project, so none overwrite another).
+rm -rf tests/*/TestResults
+dotnet test BundleCluster.sln --logger "trx;LogFileName=results.trx" "$@"
+status=$?
+
+# dotnet test's own summary is per project; add up the TRX counters into one line CI can read.
+passed=0; failed=0; skipped=0; files=0
+for trx in tests/*/TestResults/results.trx; do
+  [ -e "$trx" ] || continue
+  files=$((files + 1))
+  counters=$(grep -o '<Counters [^>]*>' "$trx")
+  get() { echo "$counters" | grep -o " $1=\"[0-9]*\"" | grep -o '[0-9]*'; }
+  passed=$((passed + $(get passed))); failed=$((failed + $(get failed)))
+  skipped=$((skipped + $(get total) - $(get executed)))
+done
+if [ "$files" -eq 0 ] && [ "$status" -ne 0 ]; then failed=1; fi  # the build failed before any test ran
+echo "$passed passed, $failed failed, $skipped skipped"
+[ "$status" -eq 0 ] && [ "$failed" -eq 0 ]
