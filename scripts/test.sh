@@ -15,9 +15,12 @@ if [ ${#missing[@]} -gt 0 ]; then
   $sudo_cmd apt-get update -qq && $sudo_cmd apt-get install -y -qq "${missing[@]}" || { echo "cannot install ${missing[*]}"; exit 1; }
 fi
 
+# Build everything first (warnings are errors), so a project no test references cannot rot unnoticed.
+dotnet build BundleCluster.sln -nologo -clp:ErrorsOnly || { echo "0 passed, 1 failed, 0 skipped"; exit 1; }
+
 # Each test project writes its own TestResults/results.trx (one fixed name per project, so none overwrite another).
 rm -rf tests/*/TestResults
-dotnet test BundleCluster.sln --logger "trx;LogFileName=results.trx" "$@"
+dotnet test BundleCluster.sln --no-build --logger "trx;LogFileName=results.trx" "$@"
 status=$?
 
 # dotnet test's own summary is per project; add up the TRX counters into one line CI can read.
