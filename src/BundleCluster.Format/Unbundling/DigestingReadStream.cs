@@ -7,21 +7,13 @@ namespace BundleCluster.Format.Unbundling;
 /// Passes a stream through while computing its SHA-1 and length; refuses to produce more than a limit, so a
 /// decompression bomb or a manifest that understates the image size cannot fill the disk.
 /// </summary>
-internal sealed class DigestingReadStream(Stream inner, long limit, string limitMessage) : Stream
+internal sealed class DigestingReadStream(Stream inner, long limit, string limitMessage) : ReadOnlyStream
 {
     private readonly IncrementalHash _sha1 = IncrementalHash.CreateHash(HashAlgorithmName.SHA1);
 
     public long BytesRead { get; private set; }
 
     public string Sha1Hex() => Convert.ToHexStringLower(_sha1.GetCurrentHash());
-
-    public override bool CanRead => true;
-
-    public override bool CanSeek => false;
-
-    public override bool CanWrite => false;
-
-    public override long Length => throw new NotSupportedException();
 
     public override long Position { get => BytesRead; set => throw new NotSupportedException(); }
 
@@ -54,16 +46,6 @@ internal sealed class DigestingReadStream(Stream inner, long limit, string limit
 
         _sha1.AppendData(data);
     }
-
-    public override void Flush()
-    {
-    }
-
-    public override long Seek(long offset, SeekOrigin origin) => throw new NotSupportedException();
-
-    public override void SetLength(long value) => throw new NotSupportedException();
-
-    public override void Write(byte[] buffer, int offset, int count) => throw new NotSupportedException();
 
     protected override void Dispose(bool disposing)
     {

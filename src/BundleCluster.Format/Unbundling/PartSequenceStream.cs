@@ -8,7 +8,7 @@ namespace BundleCluster.Format.Unbundling;
 /// Reads a bundle's parts, in manifest index order, as one stream of ciphertext, checking each part's SHA-1 as its
 /// last byte is read. A part whose digest differs stops the stream with an error naming the part.
 /// </summary>
-internal sealed class PartSequenceStream : Stream
+internal sealed class PartSequenceStream : ReadOnlyStream
 {
     private readonly IReadOnlyList<ManifestPart> _parts;
     private readonly Func<ManifestPart, Stream> _open;
@@ -21,16 +21,6 @@ internal sealed class PartSequenceStream : Stream
         _parts = parts;
         _open = open;
     }
-
-    public override bool CanRead => true;
-
-    public override bool CanSeek => false;
-
-    public override bool CanWrite => false;
-
-    public override long Length => throw new NotSupportedException();
-
-    public override long Position { get => throw new NotSupportedException(); set => throw new NotSupportedException(); }
 
     public override int Read(byte[] buffer, int offset, int count) =>
         ReadAsync(buffer.AsMemory(offset, count)).AsTask().GetAwaiter().GetResult();
@@ -94,16 +84,6 @@ internal sealed class PartSequenceStream : Stream
                 $"bundle part '{part.FileName}' is corrupt (expected SHA-1 {part.Sha1Hex}, actual {actual})");
         }
     }
-
-    public override void Flush()
-    {
-    }
-
-    public override long Seek(long offset, SeekOrigin origin) => throw new NotSupportedException();
-
-    public override void SetLength(long value) => throw new NotSupportedException();
-
-    public override void Write(byte[] buffer, int offset, int count) => throw new NotSupportedException();
 
     protected override void Dispose(bool disposing)
     {

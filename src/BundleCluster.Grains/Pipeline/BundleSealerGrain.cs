@@ -22,32 +22,15 @@ internal sealed partial class BundleSealerGrain(IOptions<BundleClusterOptions> o
 {
     private static readonly TimeSpan ReportEvery = TimeSpan.FromMilliseconds(500);
     private readonly BundleClusterOptions _options = options.Value;
-    private CancellationTokenSource? _stop;
-    private Task? _run;
+    private readonly BackgroundRun _run = new();
 
     public Task StartAsync(SealRequest request)
     {
-        if (_run is null)
-        {
-            _stop = new CancellationTokenSource();
-            _run = RunAsync(request, _stop.Token);
-        }
-
+        _run.StartOnce(ct => RunAsync(request, ct));
         return Task.CompletedTask;
     }
 
-    public async Task StopAsync()
-    {
-        if (_stop is not null)
-        {
-            await _stop.CancelAsync();
-        }
-
-        if (_run is not null)
-        {
-            await _run;
-        }
-    }
+    public Task StopAsync() => _run.StopAsync();
 
     private async Task RunAsync(SealRequest request, CancellationToken ct)
     {

@@ -11,32 +11,15 @@ namespace BundleCluster.Grains.Pipeline;
 internal sealed class TarDigestGrain : Grain, ITarDigestGrain
 {
     private static readonly TimeSpan ReportEvery = TimeSpan.FromMilliseconds(500);
-    private CancellationTokenSource? _stop;
-    private Task? _run;
+    private readonly BackgroundRun _run = new();
 
     public Task StartAsync(ImageSlicePlan plan)
     {
-        if (_run is null)
-        {
-            _stop = new CancellationTokenSource();
-            _run = RunAsync(plan, _stop.Token);
-        }
-
+        _run.StartOnce(ct => RunAsync(plan, ct));
         return Task.CompletedTask;
     }
 
-    public async Task StopAsync()
-    {
-        if (_stop is not null)
-        {
-            await _stop.CancelAsync();
-        }
-
-        if (_run is not null)
-        {
-            await _run;
-        }
-    }
+    public Task StopAsync() => _run.StopAsync();
 
     private async Task RunAsync(ImageSlicePlan plan, CancellationToken ct)
     {

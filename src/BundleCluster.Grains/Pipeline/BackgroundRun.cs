@@ -1,0 +1,33 @@
+namespace BundleCluster.Grains.Pipeline;
+
+/// <summary>
+/// A grain's long-running work, started once from a grain call and run on the grain's scheduler (it is not a request,
+/// so status calls and Stop interleave with it). Stop cancels it and waits until it has wound down.
+/// </summary>
+internal sealed class BackgroundRun
+{
+    private CancellationTokenSource? _stop;
+    private Task? _run;
+
+    public void StartOnce(Func<CancellationToken, Task> run)
+    {
+        if (_run is null)
+        {
+            _stop = new CancellationTokenSource();
+            _run = run(_stop.Token);
+        }
+    }
+
+    public async Task StopAsync()
+    {
+        if (_stop is not null)
+        {
+            await _stop.CancelAsync();
+        }
+
+        if (_run is not null)
+        {
+            await _run;
+        }
+    }
+}
