@@ -49,9 +49,9 @@ internal sealed partial class BundleJobGrain(
             CompressionLevel = spec.CompressionLevel,
             StartedAt = DateTimeOffset.UtcNow,
         };
-        _sink = BundleSinks.Open(spec.Destination, jobId);
         try
         {
+            _sink = BundleSinks.Open(spec.Destination, jobId);
             JobPreparation.Prepared prepared = await JobPreparation.PrepareAsync(jobId, spec, _sink, CancellationToken.None);
             State.Plan = prepared.Plan;
             State.Ec2EncryptedKey = prepared.Key.Ec2EncryptedKey;
@@ -83,9 +83,18 @@ internal sealed partial class BundleJobGrain(
 
         await record.WriteStateAsync();
         ImageSlicePlan plan = State.Plan;
-        await GrainFactory.GetGrain<ITarDigestGrain>(jobId).StartAsync(plan);
-        await GrainFactory.GetGrain<IBundleSealerGrain>(jobId).StartAsync(
-            new SealRequest(plan, State.UserEncryptedKey!, State.UserEncryptedIv!, spec.PrivateKeyPath, spec.Destination));
+        try
+        {
+            await GrainFactory.GetGrain<ITarDigestGrain>(jobId).StartAsync(plan);
+            await GrainFactory.GetGrain<IBundleSealerGrain>(jobId).StartAsync(
+                new SealRequest(plan, State.UserEncryptedKey!, State.UserEncryptedIv!, spec.PrivateKeyPath, spec.Destination));
+        }
+        catch (Exception ex)
+        {
+            await StopAsync(BundleJobState.Failed, $"the pipeline could not start: {ex.UserMessage()}", ex.ErrorKind(), stopSealer: true, stopDigest: true);
+            return Status;
+        }
+
         LogStarted(logger, jobId, plan.ImageSize, plan.SliceCount);
         return Status;
     }
