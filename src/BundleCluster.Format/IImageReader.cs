@@ -11,4 +11,10 @@ public interface IImageReader : IAsyncDisposable
     /// while being read).
     /// </summary>
     ValueTask ReadExactlyAtAsync(long offset, Memory<byte> destination, CancellationToken ct);
+
+    /// <summary>
+    /// True when the file system knows the range holds no data (a hole: reads as zeros). False means "unknown", not
+    /// "has data": readers that cannot tell always answer false.
+    /// </summary>
+    bool IsHole(long offset, long length) => false;
 }

@@ -80,15 +80,26 @@ public static class Bundler
         }
     }
 
-    /// <summary>Reads one slice of the tar stream and compresses it.</summary>
+    /// <summary>
+    /// Reads one slice of the tar stream and compresses it. A slice that is all zeros — known from the file system's
+    /// holes without reading, or seen after reading — takes the precomputed <see cref="ZeroSlices"/> bytes.
+    /// </summary>
     public static async Task<CompressedSlice> CompressAsync(TarStreamLayout layout, IImageReader image, SliceRange range,
         int compressionLevel, CancellationToken ct)
     {
+        if (layout.IsKnownZero(image, range.Offset, range.Length))
+        {
+            return ZeroSlices.Get(range.Length, compressionLevel);
+        }
+
         byte[] input = ArrayPool<byte>.Shared.Rent(range.Length);
         try
         {
             await layout.ReadAsync(image, range.Offset, input.AsMemory(0, range.Length), ct).ConfigureAwait(false);
-            return DeflateSlice.CompressPooled(input.AsSpan(0, range.Length), compressionLevel);
+            ReadOnlySpan<byte> slice = input.AsSpan(0, range.Length);
+            return ZeroSlices.IsZero(slice)
+                ? ZeroSlices.Get(range.Length, compressionLevel)
+                : DeflateSlice.CompressPooled(slice, compressionLevel);
         }
         finally
         {

@@ -2,16 +2,20 @@ using System.Buffers;
 
 namespace BundleCluster.Format.Compression;
 
-/// <summary>A compressed slice held in a pooled buffer; dispose returns the buffer.</summary>
+/// <summary>A compressed slice held in a pooled buffer (dispose returns it) or in a shared one (dispose does nothing).</summary>
 public sealed class CompressedSlice : IDisposable
 {
+    private readonly bool _pooled;
     private byte[]? _buffer;
 
-    internal CompressedSlice(byte[] buffer, DeflateSliceResult result)
+    internal CompressedSlice(byte[] buffer, DeflateSliceResult result, bool pooled = true)
     {
         _buffer = buffer;
         Result = result;
+        _pooled = pooled;
     }
+
+    internal static CompressedSlice Shared(byte[] buffer, DeflateSliceResult result) => new(buffer, result, pooled: false);
 
     public DeflateSliceResult Result { get; }
 
@@ -21,7 +25,7 @@ public sealed class CompressedSlice : IDisposable
     public void Dispose()
     {
         byte[]? buffer = Interlocked.Exchange(ref _buffer, null);
-        if (buffer is not null)
+        if (buffer is not null && _pooled)
         {
             ArrayPool<byte>.Shared.Return(buffer);
         }

@@ -59,7 +59,14 @@ public sealed class TarStreamLayout
             else if (position < DataOffset + ImageSize)
             {
                 n = (int)Math.Min(rest.Length, DataOffset + ImageSize - position);
-                await image.ReadExactlyAtAsync(position - DataOffset, rest[..n], ct).ConfigureAwait(false);
+                if (image.IsHole(position - DataOffset, n))
+                {
+                    rest.Span[..n].Clear(); // a hole reads as zeros; no need to ask the kernel for them
+                }
+                else
+                {
+                    await image.ReadExactlyAtAsync(position - DataOffset, rest[..n], ct).ConfigureAwait(false);
+                }
             }
             else
             {
@@ -70,6 +77,22 @@ public sealed class TarStreamLayout
             written += n;
             position += n;
         }
+    }
+
+    /// <summary>
+    /// True when the range is known to be all zeros without reading it: it covers no header byte, and its image bytes
+    /// (if any) lie in a hole; member padding, end blocks and record padding are zeros by construction.
+    /// </summary>
+    public bool IsKnownZero(IImageReader image, long offset, long length)
+    {
+        if (offset < DataOffset)
+        {
+            return false;
+        }
+
+        long imageEnd = DataOffset + ImageSize;
+        long dataLength = Math.Min(offset + length, imageEnd) - offset;
+        return dataLength <= 0 || image.IsHole(offset - DataOffset, dataLength);
     }
 
     internal static long RoundUp(long value, long multiple) => (value + multiple - 1) / multiple * multiple;

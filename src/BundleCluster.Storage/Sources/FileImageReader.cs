@@ -1,5 +1,6 @@
 using BundleCluster.Format;
 using BundleCluster.Format.Errors;
+using System.Runtime.InteropServices;
 using Microsoft.Win32.SafeHandles;
 
 namespace BundleCluster.Storage.Sources;
@@ -9,7 +10,7 @@ namespace BundleCluster.Storage.Sources;
 /// opened later for the same job must see the same ones, so a file rewritten mid-job fails the job instead of mixing
 /// two versions into one bundle.
 /// </summary>
-public sealed class FileImageReader : IImageReader
+public sealed partial class FileImageReader : IImageReader
 {
     private readonly SafeFileHandle _handle;
 
@@ -82,6 +83,33 @@ public sealed class FileImageReader : IImageReader
             filled += n;
         }
     }
+
+    /// <summary>
+    /// Asks the file system (lseek SEEK_DATA) whether any data lies in the range. Holes in sparse images are the
+    /// cheapest bytes there are: nothing to read and nothing to compress.
+    /// </summary>
+    public bool IsHole(long offset, long length)
+    {
+        if (!OperatingSystem.IsLinux() || length <= 0)
+        {
+            return false;
+        }
+
+        long nextData = SeekData(_handle, offset, SeekDataWhence);
+        if (nextData < 0)
+        {
+            // ENXIO: no data at or after offset (a trailing hole). Any other error: we cannot tell.
+            return Marshal.GetLastPInvokeError() == NoDataAfterOffset;
+        }
+
+        return nextData >= offset + length;
+    }
+
+    private const int SeekDataWhence = 3; // SEEK_DATA
+    private const int NoDataAfterOffset = 6; // ENXIO
+
+    [LibraryImport("libc", EntryPoint = "lseek", SetLastError = true)]
+    private static partial long SeekData(SafeFileHandle fd, long offset, int whence);
 
     public ValueTask DisposeAsync()
     {
