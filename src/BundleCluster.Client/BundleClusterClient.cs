@@ -7,9 +7,11 @@ namespace BundleCluster.Client;
 /// Submits and follows bundle jobs. The same API works against an embedded silo and a clustered deployment: it only
 /// needs an <see cref="IClusterClient"/> (or the grain factory of an in-process silo).
 /// </summary>
-public sealed class BundleClusterClient(IGrainFactory grains)
+/// <param name="grains">The cluster client, or an in-process silo's grain factory.</param>
+/// <param name="pollInterval">How often status is read while watching (default 100 ms: a status read is one small call).</param>
+public sealed class BundleClusterClient(IGrainFactory grains, TimeSpan? pollInterval = null)
 {
-    private static readonly TimeSpan DefaultPollInterval = TimeSpan.FromMilliseconds(250);
+    private readonly TimeSpan _pollInterval = pollInterval ?? TimeSpan.FromMilliseconds(100);
 
     /// <summary>
     /// Submits a job and returns its id at once; the work runs in the background. The same
@@ -54,7 +56,7 @@ public sealed class BundleClusterClient(IGrainFactory grains)
                 yield break;
             }
 
-            await Task.Delay(interval ?? DefaultPollInterval, ct);
+            await Task.Delay(interval ?? _pollInterval, ct);
         }
     }
 

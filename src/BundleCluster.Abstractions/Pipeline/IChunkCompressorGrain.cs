@@ -9,9 +9,13 @@ public sealed record ChunkSummary(
     [property: Id(3)] uint Crc32,
     [property: Id(4)] string Silo);
 
-/// <summary>A piece of a compressed slice; never more than <see cref="MaxBytes"/> per message.</summary>
+/// <summary>
+/// A piece of a compressed slice; never more than <see cref="MaxBytes"/> per message. Immutable, so a call within one
+/// silo hands over the chunk grain's own buffer without copying; across silos only the piece itself is serialized.
+/// The receiver must be done with it before it releases the chunk.
+/// </summary>
 [GenerateSerializer, Immutable, Alias("bc.CompressedPiece")]
-public sealed record CompressedPiece([property: Id(0)] byte[] Bytes)
+public sealed record CompressedPiece([property: Id(0)] ReadOnlyMemory<byte> Bytes)
 {
     /// <summary>An Orleans message over the transport limit tears down the silo-to-silo connection; stay well under.</summary>
     public const int MaxBytes = 4 << 20;

@@ -66,7 +66,7 @@ internal static class BundleImageCommand
     internal static async Task<BundleJobStatus> RunEmbeddedAsync(BundleJobSpec spec, CliContext context, CancellationToken ct)
     {
         await using EmbeddedCluster cluster = await EmbeddedCluster.StartAsync(context.Verbose, ct);
-        var client = new BundleClusterClient(cluster.Grains);
+        var client = new BundleClusterClient(cluster.Grains, TimeSpan.FromMilliseconds(20)); // in-process: polling is nearly free
         string jobId = await client.SubmitAsync(spec, ct: ct);
         var progress = new ProgressLine(context);
         try

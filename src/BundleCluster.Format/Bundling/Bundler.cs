@@ -38,7 +38,7 @@ public static class Bundler
             int next = 0;
             while (next < plan.Count || window.Count > 0)
             {
-                while (window.Count < workers + 1 && next < plan.Count)
+                while (window.Count < 4 * workers && next < plan.Count)
                 {
                     SliceRange range = plan[next++];
                     window.Enqueue(Task.Run(() => CompressAsync(layout, image, range, compressionLevel, cts.Token), cts.Token));

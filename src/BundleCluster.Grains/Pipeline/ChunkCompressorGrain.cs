@@ -46,7 +46,7 @@ internal sealed class ChunkCompressorGrain(CpuWorkLimiter cpu, ILocalSiloDetails
 
         ReadOnlyMemory<byte> bytes = _slice.Bytes;
         int count = Math.Min(CompressedPiece.MaxBytes, bytes.Length - offset);
-        return Task.FromResult(new CompressedPiece(bytes.Slice(offset, count).ToArray()));
+        return Task.FromResult(new CompressedPiece(bytes.Slice(offset, count)));
     }
 
     public Task ReleaseAsync()
