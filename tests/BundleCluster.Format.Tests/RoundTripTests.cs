@@ -99,6 +99,32 @@ public sealed class RoundTripTests
         Assert.All(outputs, o => Assert.Equal(outputs[0], o));
     }
 
+    [Fact]
+    public async Task Slices_compressed_in_any_completion_order_assemble_to_the_same_gzip_stream()
+    {
+        byte[] data = new byte[3_500_000];
+        new Random(17).NextBytes(data.AsSpan(0, 1_000_000));
+        var image = new MemoryImage(data);
+        var layout = new TarStreamLayout("image", data.Length, 0);
+        var plan = SlicePlan.For(layout.Length, 128 * 1024);
+        var inOrder = new List<byte[]>();
+        for (int i = 0; i < plan.Count; i++)
+        {
+            using var slice = await Bundler.CompressAsync(layout, image, plan[i], 6, CancellationToken.None);
+            inOrder.Add(slice.Bytes.ToArray());
+        }
+
+        var shuffled = new byte[plan.Count][];
+        int[] order = Enumerable.Range(0, plan.Count).OrderBy(_ => Random.Shared.Next()).ToArray();
+        await Parallel.ForEachAsync(order, new ParallelOptions { MaxDegreeOfParallelism = 4 }, async (i, ct) =>
+        {
+            using var slice = await Bundler.CompressAsync(layout, image, plan[i], 6, ct);
+            shuffled[i] = slice.Bytes.ToArray();
+        });
+
+        Assert.Equal(inOrder, shuffled);
+    }
+
     internal static async Task<BundleManifest> RoundTripAsync(TempDirectory dir, long size, int seed, bool withHoles = false,
         bool randomOnly = false, int sliceSize = SlicePlan.DefaultSliceSize, int level = 6)
     {
