@@ -31,6 +31,10 @@ public static class BundleCtl
                 DemoCommand.Create(),
             },
         };
+        foreach (Command jobCommand in JobCommands.Create())
+        {
+            root.Subcommands.Add(jobCommand);
+        }
 
         ParseResult parsed = root.Parse(args);
         if (parsed.Errors.Count > 0)

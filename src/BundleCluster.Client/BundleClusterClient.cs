@@ -21,7 +21,7 @@ public sealed class BundleClusterClient(IGrainFactory grains, TimeSpan? pollInte
     public async Task<string> SubmitAsync(BundleJobSpec spec, string? idempotencyKey = null, CancellationToken ct = default)
     {
         string jobId = idempotencyKey ?? Guid.NewGuid().ToString("N");
-        BundleJobStatus status = await grains.GetGrain<IBundleJobGrain>(jobId).StartAsync(spec).WaitAsync(ct);
+        BundleJobStatus status = await CallAsync(() => grains.GetGrain<IBundleJobGrain>(jobId).StartAsync(spec), ct);
         if (status.State == BundleJobState.Failed && status.ErrorField is not null)
         {
             throw new BundleJobValidationException(status.ErrorField, status.Error ?? "invalid job", status.ErrorKind ?? "InvalidParameter");
@@ -33,18 +33,34 @@ public sealed class BundleClusterClient(IGrainFactory grains, TimeSpan? pollInte
     /// <exception cref="UnknownBundleJobException">No job has this id.</exception>
     public async Task<BundleJobStatus> GetStatusAsync(string jobId, CancellationToken ct = default)
     {
-        BundleJobStatus status = await grains.GetGrain<IBundleJobGrain>(jobId).GetStatusAsync().WaitAsync(ct);
+        BundleJobStatus status = await CallAsync(() => grains.GetGrain<IBundleJobGrain>(jobId).GetStatusAsync(), ct);
         return status.StartedAt is null ? throw new UnknownBundleJobException(jobId) : status;
     }
 
-    /// <summary>Yields the job's status each time it changes, ending with its final status.</summary>
+    /// <summary>
+    /// Yields the job's status each time it changes, ending with its final status. A silo dying under the job makes
+    /// its status unreachable for a few seconds (until membership declares it dead and the job resumes elsewhere);
+    /// watching rides that out for up to <paramref name="unreachableFor"/> (default 2 minutes) before giving up.
+    /// </summary>
     public async IAsyncEnumerable<BundleJobStatus> WatchAsync(string jobId, TimeSpan? interval = null,
-        [EnumeratorCancellation] CancellationToken ct = default)
+        [EnumeratorCancellation] CancellationToken ct = default, TimeSpan? unreachableFor = null)
     {
         BundleJobStatus? last = null;
+        DateTime lastAnswer = DateTime.UtcNow;
         while (true)
         {
-            BundleJobStatus status = await GetStatusAsync(jobId, ct);
+            BundleJobStatus status;
+            try
+            {
+                status = await GetStatusAsync(jobId, ct);
+                lastAnswer = DateTime.UtcNow;
+            }
+            catch (ClusterUnreachableException) when (DateTime.UtcNow - lastAnswer < (unreachableFor ?? TimeSpan.FromMinutes(2)))
+            {
+                await Task.Delay(interval ?? _pollInterval, ct);
+                continue;
+            }
+
             if (last is null || !SameProgress(last, status))
             {
                 yield return status;
@@ -75,7 +91,29 @@ public sealed class BundleClusterClient(IGrainFactory grains, TimeSpan? pollInte
     }
 
     public Task<BundleJobStatus> CancelAsync(string jobId, string reason = "requested by client", CancellationToken ct = default) =>
-        grains.GetGrain<IBundleJobGrain>(jobId).CancelAsync(reason).WaitAsync(ct);
+        CallAsync(() => grains.GetGrain<IBundleJobGrain>(jobId).CancelAsync(reason), ct);
+
+    /// <summary>The most recent jobs, newest first.</summary>
+    public async Task<IReadOnlyList<BundleJobStatus>> ListJobsAsync(int max = 100, CancellationToken ct = default)
+    {
+        IReadOnlyList<string> ids = await CallAsync(() => grains.GetGrain<IJobRegistryGrain>(0).ListAsync(max), ct);
+        return await Task.WhenAll(ids.Select(id => CallAsync(() => grains.GetGrain<IBundleJobGrain>(id).GetStatusAsync(), ct)));
+    }
+
+    /// <summary>Turns "no silo answered" into <see cref="ClusterUnreachableException"/>.</summary>
+    private static async Task<T> CallAsync<T>(Func<Task<T>> call, CancellationToken ct)
+    {
+        try
+        {
+            return await call().WaitAsync(ct);
+        }
+        catch (Exception ex) when (ex is SiloUnavailableException or OrleansMessageRejectionException or TimeoutException
+                                   or Orleans.Runtime.Messaging.ConnectionFailedException)
+        {
+            string reason = ex.Message.Split('\n', 2)[0].Trim();
+            throw new ClusterUnreachableException($"the cluster did not answer ({ex.GetType().Name}: {reason})", ex);
+        }
+    }
 
     private static bool SameProgress(BundleJobStatus a, BundleJobStatus b) =>
         a.State == b.State && a.TarBytesSealed == b.TarBytesSealed && a.TarBytesDigested == b.TarBytesDigested && a.PartsWritten == b.PartsWritten;

@@ -24,12 +24,16 @@ internal static class BundleImageCommand
     private static readonly Option<int> Level = new("--level") { Description = "gzip level 1-9 (default 6; ec2-ami-tools uses 9)", DefaultValueFactory = _ => BundleJobSpec.DefaultCompressionLevel };
     private static readonly Option<int> SliceMiB = new("--slice-mib") { Description = "Tar-stream MiB per chunk work item (default 4)", DefaultValueFactory = _ => BundleJobSpec.DefaultSliceSize >> 20 };
     private static readonly Option<bool> Overwrite = new("--overwrite") { Description = "Replace a bundle with the same prefix at the destination" };
+    private static readonly Option<string> Cluster = ClusterOptions.Cluster(required: false);
+    private static readonly Option<bool> NoWait = new("--no-wait") { Description = "With --cluster: print the job id and return at once" };
+    private static readonly Option<string> IdempotencyKey = new("--idempotency-key") { Description = "With --cluster: submitting the same key again returns the same job" };
 
     public static Command Create()
     {
         var command = new Command("bundle-image", "Bundle an image: tar, gzip, AES-128-CBC, 10 MiB parts and a signed manifest")
         {
             Image, Cert, PrivateKey, User, Destination, Prefix, Arch, Ec2Cert, Kernel, Ramdisk, Mappings, ProductCodes, Level, SliceMiB, Overwrite,
+            Cluster, ClusterOptions.ClusterId, NoWait, IdempotencyKey,
         };
         command.SetAction((parsed, ct) => BundleCtl.GuardAsync(parsed, context => RunAsync(parsed, context, ct), ct));
         return command;
@@ -57,7 +61,34 @@ internal static class BundleImageCommand
             Overwrite = parsed.GetValue(Overwrite),
         };
 
-        BundleJobStatus done = await RunEmbeddedAsync(spec, context, ct);
+        if (CliOptions.Optional(parsed, Cluster) is null)
+        {
+            BundleJobStatus embedded = await RunEmbeddedAsync(spec, context, ct);
+            context.Output.WriteLine(Summary(embedded));
+            return ExitCodes.Ok;
+        }
+
+        // Cluster mode: the silos read the image and write the bundle, so the paths must be valid on them.
+        await using ConnectedBundleCluster connection = await ClusterOptions.ConnectAsync(parsed, Cluster, ct);
+        string jobId = await connection.Client.SubmitAsync(spec, parsed.GetValue(IdempotencyKey), ct);
+        if (parsed.GetValue(NoWait))
+        {
+            context.Output.WriteLine(jobId);
+            return ExitCodes.Ok;
+        }
+
+        context.Notice($"job {jobId} submitted; following it (Ctrl+C stops following, not the job)");
+        var progress = new ProgressLine(context);
+        BundleJobStatus done;
+        try
+        {
+            done = await connection.Client.WaitAsync(jobId, new SyncProgress(progress.Show), ct);
+        }
+        finally
+        {
+            progress.Clear();
+        }
+
         context.Output.WriteLine(Summary(done));
         return ExitCodes.Ok;
     }

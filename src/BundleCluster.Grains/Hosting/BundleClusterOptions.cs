@@ -13,8 +13,18 @@ public sealed class BundleClusterOptions
     /// </summary>
     public int SlicesInFlight { get; set; } = Math.Max(8, 4 * Environment.ProcessorCount);
 
-    /// <summary>How many times a slice is recompressed after its chunk grain failed or was lost.</summary>
-    public int SliceAttempts { get; set; } = 4;
+    /// <summary>
+    /// Directories images must lie under. Empty means no restriction — right for the embedded silo, which reads what
+    /// its own user can; a clustered silo refuses to start without at least one, so clients cannot make it read
+    /// arbitrary files.
+    /// </summary>
+    public List<string> AllowedRoots { get; set; } = [];
+
+    /// <summary>How long a slice keeps being retried after its chunk grain or that grain's silo failed.</summary>
+    public TimeSpan SliceRetryWindow { get; set; } = TimeSpan.FromMinutes(2);
+
+    /// <summary>How often a running job checks that its digest and sealer are alive (and restarts them if not).</summary>
+    public TimeSpan WatchdogInterval { get; set; } = TimeSpan.FromSeconds(3);
 
     /// <summary>Storage provider name for job state.</summary>
     public const string JobStorage = "bundlejobs";

@@ -1,6 +1,7 @@
 using BundleCluster.Grains.Pipeline;
 using BundleCluster.Grains.Placement;
 using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Options;
 
 namespace BundleCluster.Grains.Hosting;
@@ -16,7 +17,28 @@ public static class SiloBuilderExtensions
         return silo;
     }
 
-    /// <summary>The embedded default: job state in memory (a single process has nothing to survive).</summary>
+    /// <summary>The embedded default: job state and reminders in memory (a single process has nothing to survive).</summary>
     public static ISiloBuilder AddBundleClusterInMemoryStorage(this ISiloBuilder silo) =>
-        silo.AddMemoryGrainStorage(BundleClusterOptions.JobStorage);
+        silo.AddMemoryGrainStorage(BundleClusterOptions.JobStorage).UseInMemoryReminderService();
+
+    /// <summary>
+    /// A cluster: membership, job state and reminders in Redis, so silos find each other, jobs outlive the silo that
+    /// ran them, and a whole-cluster restart resumes unfinished jobs.
+    /// </summary>
+    public static ISiloBuilder AddBundleClusterRedis(this ISiloBuilder silo, string redis)
+    {
+        silo.UseRedisClustering(o => o.ConfigurationOptions = RedisConfiguration(redis));
+        silo.AddRedisGrainStorage(BundleClusterOptions.JobStorage, o => o.ConfigurationOptions = RedisConfiguration(redis));
+        silo.UseRedisReminderService(o => o.ConfigurationOptions = RedisConfiguration(redis));
+        return silo;
+    }
+
+    /// <summary>Parses HOST:PORT (or a StackExchange.Redis configuration string) and fails fast when Redis is away.</summary>
+    public static StackExchange.Redis.ConfigurationOptions RedisConfiguration(string redis)
+    {
+        var options = StackExchange.Redis.ConfigurationOptions.Parse(redis);
+        options.ConnectTimeout = 5000;
+        options.AbortOnConnectFail = true;
+        return options;
+    }
 }

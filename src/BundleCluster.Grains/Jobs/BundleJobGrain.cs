@@ -9,6 +9,7 @@ using BundleCluster.Grains.Hosting;
 using BundleCluster.Grains.Pipeline;
 using BundleCluster.Storage.Sinks;
 using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Options;
 using Orleans.Concurrency;
 
 namespace BundleCluster.Grains.Jobs;
@@ -22,11 +23,14 @@ namespace BundleCluster.Grains.Jobs;
 [Reentrant]
 internal sealed partial class BundleJobGrain(
     [PersistentState("job", BundleClusterOptions.JobStorage)] IPersistentState<BundleJobRecord> record,
+    IOptions<BundleClusterOptions> options,
     ILogger<BundleJobGrain> logger)
-    : Grain, IBundleJobGrain, IBundleJobReports
+    : Grain, IBundleJobGrain, IBundleJobReports, IRemindable
 {
+    private const string WatchdogReminder = "watchdog";
     private IBundleSink? _sink;
     private bool _committing;
+    private IGrainTimer? _watchdog;
 
     private BundleJobRecord State => record.State;
 
@@ -52,12 +56,13 @@ internal sealed partial class BundleJobGrain(
         try
         {
             _sink = BundleSinks.Open(spec.Destination, jobId);
-            JobPreparation.Prepared prepared = await JobPreparation.PrepareAsync(jobId, spec, _sink, CancellationToken.None);
+            JobPreparation.Prepared prepared = await JobPreparation.PrepareAsync(jobId, spec, _sink, options.Value.AllowedRoots, CancellationToken.None);
             State.Plan = prepared.Plan;
             State.Ec2EncryptedKey = prepared.Key.Ec2EncryptedKey;
             State.UserEncryptedKey = prepared.Key.UserEncryptedKey;
             State.Ec2EncryptedIv = prepared.Key.Ec2EncryptedIv;
             State.UserEncryptedIv = prepared.Key.UserEncryptedIv;
+            await GrainFactory.GetGrain<IJobRegistryGrain>(0).RegisterAsync(jobId);
             State.Status = Status with
             {
                 State = BundleJobState.Running,
@@ -85,9 +90,11 @@ internal sealed partial class BundleJobGrain(
         ImageSlicePlan plan = State.Plan;
         try
         {
-            await GrainFactory.GetGrain<ITarDigestGrain>(jobId).StartAsync(plan);
-            await GrainFactory.GetGrain<IBundleSealerGrain>(jobId).StartAsync(
-                new SealRequest(plan, State.UserEncryptedKey!, State.UserEncryptedIv!, spec.PrivateKeyPath, spec.Destination));
+            // The reminder outlives this activation and this silo: it brings the job back after a crash or a
+            // whole-cluster restart. The timer, while active here, notices a lost digest or sealer within seconds.
+            await this.RegisterOrUpdateReminder(WatchdogReminder, TimeSpan.FromMinutes(1), TimeSpan.FromMinutes(1));
+            StartWatchdog();
+            await EnsurePipelineAsync();
         }
         catch (Exception ex)
         {
@@ -95,11 +102,83 @@ internal sealed partial class BundleJobGrain(
             return Status;
         }
 
+
         LogStarted(logger, jobId, plan.ImageSize, plan.SliceCount);
         return Status;
     }
 
     public Task<BundleJobStatus> GetStatusAsync() => Task.FromResult(Status);
+
+    public override async Task OnActivateAsync(CancellationToken cancellationToken)
+    {
+        if (State.Status?.State == BundleJobState.Running)
+        {
+            LogResumed(logger, this.GetPrimaryKeyString());
+            StartWatchdog();
+            await EnsurePipelineAsync();
+        }
+    }
+
+    public async Task ReceiveReminder(string reminderName, TickStatus status)
+    {
+        if (Status.IsFinished)
+        {
+            await StopWatchdogAsync();
+            return;
+        }
+
+        await EnsurePipelineAsync(); // activation already restarted the timer
+    }
+
+    private void StartWatchdog()
+    {
+        _watchdog ??= this.RegisterGrainTimer(_ => EnsurePipelineAsync(), options.Value.WatchdogInterval, options.Value.WatchdogInterval);
+    }
+
+    private async Task StopWatchdogAsync()
+    {
+        _watchdog?.Dispose();
+        _watchdog = null;
+        IGrainReminder? reminder = await this.GetReminder(WatchdogReminder);
+        if (reminder is not null)
+        {
+            await this.UnregisterReminder(reminder);
+        }
+    }
+
+    /// <summary>
+    /// Makes sure each stage whose result is not in yet is running: starting a stage is idempotent on a live
+    /// activation and starts it afresh on a new one (its silo died); a finished stage is never restarted.
+    /// </summary>
+    private async Task EnsurePipelineAsync()
+    {
+        if (Status.IsFinished || State.Plan is null || State.Spec is null)
+        {
+            return;
+        }
+
+        string jobId = this.GetPrimaryKeyString();
+        try
+        {
+            if (State.TarDigest is null)
+            {
+                await GrainFactory.GetGrain<ITarDigestGrain>(jobId).StartAsync(State.Plan);
+            }
+
+            if (State.Sealed is null)
+            {
+                await GrainFactory.GetGrain<IBundleSealerGrain>(jobId).StartAsync(new SealRequest(State.Plan,
+                    State.UserEncryptedKey!, State.UserEncryptedIv!, State.Spec.PrivateKeyPath, State.Spec.Destination));
+            }
+
+            await TryCommitAsync();
+        }
+        catch (Exception ex)
+        {
+            // A silo is going away; the next tick tries again on whatever the cluster has.
+            LogWatchdogRetry(logger, ex, jobId);
+        }
+    }
 
     public async Task<BundleJobStatus> CancelAsync(string reason)
     {
@@ -211,6 +290,7 @@ internal sealed partial class BundleJobGrain(
                 FinishedAt = DateTimeOffset.UtcNow,
             };
             await record.WriteStateAsync();
+            await StopWatchdogAsync();
             LogCompleted(logger, plan.JobId, manifestPath);
         }
         catch (Exception ex)
@@ -229,6 +309,7 @@ internal sealed partial class BundleJobGrain(
         string jobId = this.GetPrimaryKeyString();
         State.Status = Status with { State = state, Error = error, ErrorKind = errorKind, FinishedAt = DateTimeOffset.UtcNow };
         await record.WriteStateAsync();
+        await StopWatchdogAsync();
         await Task.WhenAll(
             stopSealer ? GrainFactory.GetGrain<IBundleSealerGrain>(jobId).StopAsync() : Task.CompletedTask,
             stopDigest ? GrainFactory.GetGrain<ITarDigestGrain>(jobId).StopAsync() : Task.CompletedTask);
@@ -241,6 +322,12 @@ internal sealed partial class BundleJobGrain(
 
     [LoggerMessage(Level = LogLevel.Information, Message = "Job {JobId} started: {ImageSize} image bytes in {Slices} slices")]
     private static partial void LogStarted(ILogger logger, string jobId, long imageSize, int slices);
+
+    [LoggerMessage(Level = LogLevel.Information, Message = "Job {JobId} resumed on this silo from its persisted state")]
+    private static partial void LogResumed(ILogger logger, string jobId);
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "Job {JobId}: could not reach a pipeline stage; retrying on the next watchdog tick")]
+    private static partial void LogWatchdogRetry(ILogger logger, Exception ex, string jobId);
 
     [LoggerMessage(Level = LogLevel.Information, Message = "Job {JobId} completed: {Manifest}")]
     private static partial void LogCompleted(ILogger logger, string jobId, string manifest);

@@ -29,8 +29,10 @@ internal static class JobPreparation
 {
     public sealed record Prepared(ImageSlicePlan Plan, WrappedBundleKey Key, string Prefix);
 
-    public static async Task<Prepared> PrepareAsync(string jobId, BundleJobSpec spec, IBundleSink sink, CancellationToken ct)
+    public static async Task<Prepared> PrepareAsync(string jobId, BundleJobSpec spec, IBundleSink sink,
+        IReadOnlyCollection<string> allowedRoots, CancellationToken ct)
     {
+        Field("image", () => { AllowedRoots.Require(spec.ImagePath, allowedRoots); return true; });
         Field("user", () => ManifestMetadata.NormalizeAccount(spec.User));
         Field("architecture", () => ManifestMetadata.ValidateArchitecture(spec.Architecture));
         Field("blockDeviceMappings", () => ManifestMetadata.ParseMappings(spec.BlockDeviceMappings));

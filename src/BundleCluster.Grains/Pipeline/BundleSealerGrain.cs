@@ -112,9 +112,13 @@ internal sealed partial class BundleSealerGrain(IOptions<BundleClusterOptions> o
     private IChunkCompressorGrain Chunk(ImageSlicePlan plan, int index) =>
         GrainFactory.GetGrain<IChunkCompressorGrain>($"{plan.JobId}/{index}");
 
-    /// <summary>Compresses a slice on its chunk grain, retrying when the grain or its silo fails (not when the input is bad).</summary>
+    /// <summary>
+    /// Compresses a slice on its chunk grain, retrying with backoff while the grain or its silo fails (a dead silo is
+    /// noticed by membership after some seconds; then the grain activates elsewhere) — but not when the input is bad.
+    /// </summary>
     private async Task<ChunkSummary> CompressAsync(ImageSlicePlan plan, int index, CancellationToken ct)
     {
+        DateTime giveUpAt = DateTime.UtcNow + _options.SliceRetryWindow;
         for (int attempt = 1; ; attempt++)
         {
             ct.ThrowIfCancellationRequested();
@@ -122,10 +126,10 @@ internal sealed partial class BundleSealerGrain(IOptions<BundleClusterOptions> o
             {
                 return await Chunk(plan, index).CompressAsync(plan, index);
             }
-            catch (Exception ex) when (ex is not BundleException && attempt < _options.SliceAttempts)
+            catch (Exception ex) when (ex is not BundleException && DateTime.UtcNow < giveUpAt)
             {
                 LogSliceRetry(logger, ex, plan.JobId, index, attempt);
-                await Task.Delay(TimeSpan.FromMilliseconds(200 * attempt), ct);
+                await Task.Delay(TimeSpan.FromMilliseconds(Math.Min(2000, 100 << Math.Min(attempt, 5))), ct);
             }
         }
     }
@@ -134,6 +138,7 @@ internal sealed partial class BundleSealerGrain(IOptions<BundleClusterOptions> o
     private async Task AppendSliceAsync(ImageSlicePlan plan, ChunkSummary summary, BundleSealer sealer, CancellationToken ct)
     {
         int offset = 0;
+        DateTime giveUpAt = DateTime.UtcNow + _options.SliceRetryWindow;
         for (int attempt = 1; offset < summary.CompressedLength;)
         {
             ct.ThrowIfCancellationRequested();
@@ -142,7 +147,7 @@ internal sealed partial class BundleSealerGrain(IOptions<BundleClusterOptions> o
             {
                 piece = await Chunk(plan, summary.Index).ReadCompressedAsync(offset);
             }
-            catch (Exception ex) when (ex is not BundleException && attempt < _options.SliceAttempts)
+            catch (Exception ex) when (ex is not BundleException && DateTime.UtcNow < giveUpAt)
             {
                 LogSliceRetry(logger, ex, plan.JobId, summary.Index, attempt++);
                 ChunkSummary redone = await CompressAsync(plan, summary.Index, ct);

@@ -68,7 +68,12 @@ public sealed class DirectoryBundleSink : IBundleSink
         {
             ct.ThrowIfCancellationRequested();
             string target = Path.Combine(_directory, partFileNames[i]);
-            File.Move(Path.Combine(_staging, $"part.{i}"), target, overwrite: true);
+            string staged = Path.Combine(_staging, $"part.{i}");
+            if (File.Exists(staged) || !File.Exists(target))
+            {
+                File.Move(staged, target, overwrite: true); // (a part already moved by an interrupted commit stays)
+            }
+
             _committedParts.Add(target);
         }
 

@@ -1,0 +1,36 @@
+namespace BundleCluster.Silo;
+
+/// <summary>Maps bundle-silo's flags onto configuration keys; --allowed-root may repeat.</summary>
+internal static class SiloArguments
+{
+    public static readonly Dictionary<string, string> SwitchMappings = new()
+    {
+        ["--redis"] = "BundleSilo:Redis",
+        ["--silo-port"] = "BundleSilo:SiloPort",
+        ["--gateway-port"] = "BundleSilo:GatewayPort",
+        ["--advertise"] = "BundleSilo:Advertise",
+        ["--cluster-id"] = "BundleSilo:ClusterId",
+        ["--service-id"] = "BundleSilo:ServiceId",
+        ["--compression-slots"] = "BundleSilo:CompressionSlots",
+    };
+
+    /// <summary>Rewrites each "--allowed-root DIR" as an indexed key, since configuration keeps only the last of a repeated flag.</summary>
+    public static string[] Normalize(string[] args)
+    {
+        var result = new List<string>();
+        int root = 0;
+        for (int i = 0; i < args.Length; i++)
+        {
+            if (args[i] == "--allowed-root" && i + 1 < args.Length)
+            {
+                result.Add($"--BundleSilo:AllowedRoot:{root++}={args[++i]}");
+            }
+            else
+            {
+                result.Add(args[i]);
+            }
+        }
+
+        return [.. result];
+    }
+}

@@ -1,0 +1,30 @@
+namespace BundleCluster.Silo;
+
+/// <summary>
+/// bundle-silo's settings: flags (--redis, --silo-port, …), appsettings.json section "BundleSilo", or environment
+/// variables BUNDLESILO_REDIS, BUNDLESILO_SILOPORT, … (later sources win: file, environment, flags).
+/// </summary>
+public sealed class SiloHostOptions
+{
+    public const string Section = "BundleSilo";
+
+    /// <summary>Redis HOST:PORT (or a StackExchange.Redis configuration string): membership, job state, reminders.</summary>
+    public string? Redis { get; set; }
+
+    public int SiloPort { get; set; } = 11111;
+
+    public int GatewayPort { get; set; } = 30000;
+
+    /// <summary>The address other silos and clients reach this one at (a pod IP in Kubernetes); also the address bound.</summary>
+    public string Advertise { get; set; } = "127.0.0.1";
+
+    public string ClusterId { get; set; } = "bundlecluster";
+
+    public string ServiceId { get; set; } = "bundlecluster";
+
+    /// <summary>Directories images must lie under; at least one is required.</summary>
+    public List<string> AllowedRoots { get; set; } = [];
+
+    /// <summary>Compressions at once on this silo (default: one per core).</summary>
+    public int? CompressionSlots { get; set; }
+}
