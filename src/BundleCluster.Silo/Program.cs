@@ -41,6 +41,14 @@ builder.UseOrleans(silo =>
         o.ServiceId = options.ServiceId;
     });
     silo.ConfigureEndpoints(advertise, options.SiloPort, options.GatewayPort, listenOnAnyHostAddress: false);
+    // After a whole-cluster crash the membership table still lists the old silos as active, and nobody is left to
+    // vote them dead. Heartbeats every 5 s, stale after 3 missed, let new silos treat them as gone within ~15-40 s
+    // (Orleans' default is 10 minutes).
+    silo.Configure<ClusterMembershipOptions>(o =>
+    {
+        o.IAmAliveTablePublishTimeout = TimeSpan.FromSeconds(5);
+        o.NumMissedTableIAmAliveLimit = 3;
+    });
     silo.AddBundleClusterRedis(options.Redis);
     silo.AddBundleClusterGrains(o =>
     {

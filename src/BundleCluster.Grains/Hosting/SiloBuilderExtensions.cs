@@ -28,6 +28,12 @@ public static class SiloBuilderExtensions
     public static ISiloBuilder AddBundleClusterRedis(this ISiloBuilder silo, string redis)
     {
         silo.UseRedisClustering(o => o.ConfigurationOptions = RedisConfiguration(redis));
+        return silo.AddBundleClusterRedisStorage(redis);
+    }
+
+    /// <summary>Job state and reminders in Redis (membership configured elsewhere, e.g. a test cluster's).</summary>
+    public static ISiloBuilder AddBundleClusterRedisStorage(this ISiloBuilder silo, string redis)
+    {
         silo.AddRedisGrainStorage(BundleClusterOptions.JobStorage, o => o.ConfigurationOptions = RedisConfiguration(redis));
         silo.UseRedisReminderService(o => o.ConfigurationOptions = RedisConfiguration(redis));
         return silo;

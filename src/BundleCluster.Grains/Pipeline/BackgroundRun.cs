@@ -18,6 +18,9 @@ internal sealed class BackgroundRun
         }
     }
 
+    /// <summary>Asks the work to stop without waiting (the activation is going away: its silo stops or it migrates).</summary>
+    public void Cancel() => _stop?.Cancel();
+
     public async Task StopAsync()
     {
         if (_stop is not null)

@@ -32,6 +32,13 @@ internal sealed partial class BundleSealerGrain(IOptions<BundleClusterOptions> o
 
     public Task StopAsync() => _run.StopAsync();
 
+    /// <summary>A deactivating stage stops; the job's watchdog starts it again on a live silo.</summary>
+    public override Task OnDeactivateAsync(DeactivationReason reason, CancellationToken cancellationToken)
+    {
+        _run.Cancel();
+        return Task.CompletedTask;
+    }
+
     private async Task RunAsync(SealRequest request, CancellationToken ct)
     {
         ImageSlicePlan plan = request.Plan;
@@ -64,15 +71,16 @@ internal sealed partial class BundleSealerGrain(IOptions<BundleClusterOptions> o
                 {
                     nextReport = DateTime.UtcNow + ReportEvery;
                     DelayDeactivation(TimeSpan.FromMinutes(10));
-                    await job.ReportSealProgressAsync(new SealProgress(sealer.TarBytesSealed, sealer.PartsCut, sealer.CiphertextBytes, new Dictionary<string, long>(perSilo)));
+                    var progress = new SealProgress(sealer.TarBytesSealed, sealer.PartsCut, sealer.CiphertextBytes, new Dictionary<string, long>(perSilo));
+                    await JobReporting.ProgressAsync(() => job.ReportSealProgressAsync(progress));
                 }
             }
 
             SealResult result = await sealer.FinishAsync(ct);
             await writer.DrainAsync();
-            await job.ReportSealProgressAsync(new SealProgress(sealer.TarBytesSealed, result.Parts.Count, result.BundledSize, perSilo));
-            await job.ReportSealedAsync(new SealOutcome(
-                result.Parts.Select(p => new SealedPartInfo(p.Index, p.Length, p.Sha1Hex)).ToList(), result.BundledSize, result.GzipLength));
+            await JobReporting.ProgressAsync(() => job.ReportSealProgressAsync(new SealProgress(sealer.TarBytesSealed, result.Parts.Count, result.BundledSize, perSilo)));
+            var outcome = new SealOutcome(result.Parts.Select(p => new SealedPartInfo(p.Index, p.Length, p.Sha1Hex)).ToList(), result.BundledSize, result.GzipLength);
+            await JobReporting.ResultAsync(() => job.ReportSealedAsync(outcome), _options.SliceRetryWindow, ct);
         }
         catch (OperationCanceledException) when (ct.IsCancellationRequested)
         {
@@ -81,7 +89,7 @@ internal sealed partial class BundleSealerGrain(IOptions<BundleClusterOptions> o
         catch (Exception ex)
         {
             LogSealFailed(logger, ex, plan.JobId);
-            await job.ReportFailureAsync("seal", ex.ErrorKind(), ex.UserMessage());
+            await JobReporting.ResultAsync(() => job.ReportFailureAsync("seal", ex.ErrorKind(), ex.UserMessage()), _options.SliceRetryWindow, ct);
         }
         finally
         {

@@ -1,6 +1,8 @@
 using BundleCluster.Abstractions.Pipeline;
 using BundleCluster.Format.Bundling;
+using BundleCluster.Grains.Hosting;
 using BundleCluster.Storage.Sources;
+using Microsoft.Extensions.Options;
 
 namespace BundleCluster.Grains.Pipeline;
 
@@ -8,7 +10,7 @@ namespace BundleCluster.Grains.Pipeline;
 /// The job's tar-stream SHA-1: one sequential pass on a dedicated thread (it is the one stage nothing can split),
 /// with progress relayed to the job grain from the grain's own scheduler.
 /// </summary>
-internal sealed class TarDigestGrain : Grain, ITarDigestGrain
+internal sealed class TarDigestGrain(IOptions<BundleClusterOptions> options) : Grain, ITarDigestGrain
 {
     private static readonly TimeSpan ReportEvery = TimeSpan.FromMilliseconds(500);
     private readonly BackgroundRun _run = new();
@@ -20,6 +22,13 @@ internal sealed class TarDigestGrain : Grain, ITarDigestGrain
     }
 
     public Task StopAsync() => _run.StopAsync();
+
+    /// <summary>A deactivating stage stops; the job's watchdog starts it again on a live silo.</summary>
+    public override Task OnDeactivateAsync(DeactivationReason reason, CancellationToken cancellationToken)
+    {
+        _run.Cancel();
+        return Task.CompletedTask;
+    }
 
     private async Task RunAsync(ImageSlicePlan plan, CancellationToken ct)
     {
@@ -37,10 +46,12 @@ internal sealed class TarDigestGrain : Grain, ITarDigestGrain
             {
                 ct.ThrowIfCancellationRequested();
                 DelayDeactivation(TimeSpan.FromMinutes(10));
-                await job.ReportDigestProgressAsync(Volatile.Read(ref digested));
+                long done = Volatile.Read(ref digested);
+                await JobReporting.ProgressAsync(() => job.ReportDigestProgressAsync(done));
             }
 
-            await job.ReportDigestAsync(await digest);
+            string sha1 = await digest;
+            await JobReporting.ResultAsync(() => job.ReportDigestAsync(sha1), options.Value.SliceRetryWindow, ct);
         }
         catch (OperationCanceledException) when (ct.IsCancellationRequested)
         {
@@ -48,7 +59,7 @@ internal sealed class TarDigestGrain : Grain, ITarDigestGrain
         }
         catch (Exception ex)
         {
-            await job.ReportFailureAsync("digest", ex.ErrorKind(), ex.UserMessage());
+            await JobReporting.ResultAsync(() => job.ReportFailureAsync("digest", ex.ErrorKind(), ex.UserMessage()), options.Value.SliceRetryWindow, ct);
         }
         finally
         {

@@ -1,0 +1,135 @@
+using System.Diagnostics;
+using BundleCluster.Abstractions.Jobs;
+using BundleCluster.Client;
+using BundleCluster.TestSupport;
+using Xunit.Abstractions;
+
+namespace BundleCluster.Cluster.Tests;
+
+/// <summary>Real bundle-silo processes clustered through a real redis-server, killed for real.</summary>
+public sealed class ProcessClusterTests(ITestOutputHelper output) : IDisposable
+{
+    private readonly RedisServer _redis = new();
+    private readonly TempDirectory _dir = new("procs");
+    private readonly string _clusterId = "test-" + Guid.NewGuid().ToString("N")[..8];
+    private readonly List<SiloProcess> _silos = [];
+
+    private async Task<SiloProcess[]> StartSilosAsync(int count)
+    {
+        SiloProcess[] started = Enumerable.Range(0, count).Select(_ => new SiloProcess(_redis.Address, _clusterId, [_dir.Path])).ToArray();
+        _silos.AddRange(started);
+        foreach (SiloProcess silo in started)
+        {
+            await silo.WaitStartedAsync();
+        }
+
+        return started;
+    }
+
+    private Task<ConnectedBundleCluster> ConnectAsync() => BundleClusterConnection.ConnectAsync(new BundleClusterConnectionOptions
+    {
+        Redis = _redis.Address,
+        ClusterId = _clusterId,
+        ServiceId = _clusterId,
+    });
+
+    [Fact]
+    public async Task A_job_survives_a_silo_killed_with_sigkill_and_its_bundle_restores_with_real_tools()
+    {
+        SiloProcess[] silos = await StartSilosAsync(2);
+        await using ConnectedBundleCluster cluster = await ConnectAsync();
+        string image = ClusterJobs.BusyImage(_dir.File("kill.img"), 150_000_000, seed: 41);
+        string jobId = await cluster.Client.SubmitAsync(ClusterJobs.Spec(_dir.Path, image, _dir.Sub("bundle"), level: 9));
+        BundleJobStatus before = await ClusterJobs.WaitForProgressAsync(cluster.Client, jobId, 0.15);
+
+        silos[1].Kill();
+        var sinceKill = Stopwatch.StartNew();
+        BundleJobStatus done = await cluster.Client.WaitAsync(jobId).WaitAsync(TimeSpan.FromMinutes(4));
+
+        output.WriteLine($"killed at {before.TarBytesSealed} of {before.TarBytes} tar bytes sealed; finished {sinceKill.Elapsed.TotalSeconds:0.0} s after the kill; per silo: {string.Join(", ", done.Silos)}");
+        await ClusterJobs.AssertRestoresAsync(_dir.Path, done, image);
+    }
+
+    [Fact]
+    public async Task A_whole_cluster_restart_mid_job_resumes_and_completes()
+    {
+        SiloProcess[] first = await StartSilosAsync(2);
+        string image = ClusterJobs.BusyImage(_dir.File("restart.img"), 100_000_000, seed: 42);
+        string jobId;
+        await using (ConnectedBundleCluster cluster = await ConnectAsync())
+        {
+            jobId = await cluster.Client.SubmitAsync(ClusterJobs.Spec(_dir.Path, image, _dir.Sub("bundle"), level: 9));
+            await ClusterJobs.WaitForProgressAsync(cluster.Client, jobId, 0.15);
+        }
+
+        foreach (SiloProcess silo in first)
+        {
+            silo.Kill();
+        }
+
+        await StartSilosAsync(2);
+        await using ConnectedBundleCluster again = await ConnectAsync();
+        BundleJobStatus done = await again.Client.WaitAsync(jobId).WaitAsync(TimeSpan.FromMinutes(4));
+
+        await ClusterJobs.AssertRestoresAsync(_dir.Path, done, image);
+    }
+
+    [Fact]
+    public async Task Eight_concurrent_jobs_all_complete_and_verify()
+    {
+        await StartSilosAsync(2);
+        await using ConnectedBundleCluster cluster = await ConnectAsync();
+        var jobs = new List<(string Id, string Image)>();
+        for (int i = 0; i < 8; i++)
+        {
+            string image = TestImages.Create(_dir.File($"c{i}.img"), 6_000_000 + i * 100_000, seed: 50 + i, withHoles: i % 2 == 0);
+            jobs.Add((await cluster.Client.SubmitAsync(ClusterJobs.Spec(_dir.Path, image, _dir.Sub($"bundle{i}"))), image));
+        }
+
+        foreach ((string id, string image) in jobs)
+        {
+            BundleJobStatus done = await cluster.Client.WaitAsync(id).WaitAsync(TimeSpan.FromMinutes(3));
+            await ClusterJobs.AssertRestoresAsync(_dir.Path, done, image);
+        }
+
+        Assert.Equal(8, (await cluster.Client.ListJobsAsync()).Count(s => s.State == BundleJobState.Completed));
+    }
+
+    [Fact]
+    public async Task An_image_outside_the_allowed_roots_is_refused()
+    {
+        await StartSilosAsync(1);
+        await using ConnectedBundleCluster cluster = await ConnectAsync();
+        using var elsewhere = new TempDirectory("outside");
+        string image = TestImages.Create(elsewhere.File("secret.img"), 1000, seed: 1);
+
+        BundleJobValidationException ex = await Assert.ThrowsAsync<BundleJobValidationException>(
+            () => cluster.Client.SubmitAsync(ClusterJobs.Spec(_dir.Path, image, _dir.Sub("bundle"))));
+
+        Assert.Equal("image", ex.Field);
+        Assert.Contains("outside the directories this cluster may read", ex.Message);
+    }
+
+    [Fact]
+    public async Task Redis_unavailable_gives_a_clear_error_not_a_hang()
+    {
+        var clock = Stopwatch.StartNew();
+
+        ClusterUnreachableException ex = await Assert.ThrowsAsync<ClusterUnreachableException>(() =>
+            BundleClusterConnection.ConnectAsync(new BundleClusterConnectionOptions { Redis = $"127.0.0.1:{RedisServer.FreePort()}" }));
+
+        Assert.Contains("cannot reach the cluster through Redis", ex.Message);
+        Assert.True(clock.Elapsed < TimeSpan.FromSeconds(30), $"took {clock.Elapsed}");
+    }
+
+    public void Dispose()
+    {
+        foreach (SiloProcess silo in _silos)
+        {
+            silo.Dispose();
+        }
+
+        _redis.Dispose();
+        _dir.Dispose();
+    }
+}
