@@ -48,5 +48,11 @@ public sealed record BundleJobStatus
 
     [Id(18)] public int CompressionLevel { get; init; }
 
+    /// <summary>The silo running the job's sealer (the sequential stage), as last reported.</summary>
+    [Id(19)] public string? SealerSilo { get; init; }
+
+    /// <summary>Parts a restarted sealer kept from its predecessor instead of rewriting them (0 if it never restarted).</summary>
+    [Id(20)] public int PartsResumed { get; init; }
+
     public bool IsFinished => State is BundleJobState.Completed or BundleJobState.Failed or BundleJobState.Cancelled;
 }

@@ -29,7 +29,9 @@ public sealed record SealProgress(
     [property: Id(0)] long TarBytesSealed,
     [property: Id(1)] int PartsWritten,
     [property: Id(2)] long BundledBytes,
-    [property: Id(3)] IReadOnlyDictionary<string, long> Silos);
+    [property: Id(3)] IReadOnlyDictionary<string, long> Silos,
+    [property: Id(4)] string SealerSilo,
+    [property: Id(5)] int PartsResumed);
 
 /// <summary>
 /// The per-job sealer (key: job id): takes slices in order from the chunk grains, frames one gzip member, encrypts

@@ -91,6 +91,8 @@ internal static class JobCommands
         s.PartsWritten,
         s.BundledBytes,
         s.Silos,
+        s.SealerSilo,
+        s.PartsResumed,
         s.ManifestPath,
         s.Error,
         s.ErrorKind,

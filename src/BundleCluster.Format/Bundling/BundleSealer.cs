@@ -10,16 +10,31 @@ namespace BundleCluster.Format.Bundling;
 public sealed record SealResult(IReadOnlyList<PartRecord> Parts, long BundledSize, long GzipLength, long TarLength);
 
 /// <summary>
+/// Where a sealer can pick up after its first parts are durable: at a part boundary the CBC carry is empty, so the
+/// state is the last ciphertext block (the chain), how much of the gzip stream is behind, and the gzip framing of
+/// the slices wholly behind it.
+/// </summary>
+public sealed record SealerResumePoint(IReadOnlyList<PartRecord> PartsDone, byte[] ChainBlock, long GzipOffset, uint CrcOfWholeSlices, long InputOfWholeSlices);
+
+/// <summary>
 /// The sequential heart of a bundle: takes compressed slices in tar-stream order, frames them as one gzip member,
 /// encrypts with AES-128-CBC, cuts 10 MiB parts and hands each to <paramref name="onPart"/> (which owns and disposes it).
+/// Given a <paramref name="resume"/> point it continues a bundle whose first parts are already written.
 /// </summary>
-public sealed class BundleSealer(BundleKey key, int compressionLevel, Func<SealedPart, CancellationToken, ValueTask> onPart) : IDisposable
+public sealed class BundleSealer(BundleKey key, int compressionLevel, Func<SealedPart, CancellationToken, ValueTask> onPart,
+    SealerResumePoint? resume = null) : IDisposable
 {
-    private readonly CbcSealer _cbc = new(key.Key, key.Iv);
-    private readonly GzipMemberFraming _gzip = new();
-    private readonly PartCutter _cutter = new(onPart);
-    private long _gzipLength;
-    private bool _started;
+    private readonly CbcSealer _cbc = new(key.Key, resume is null ? key.Iv : resume.ChainBlock);
+    private readonly GzipMemberFraming _gzip = resume is null ? new() : new(resume.CrcOfWholeSlices, resume.InputOfWholeSlices);
+    private readonly PartCutter _cutter = new(onPart, partsDone: resume?.PartsDone);
+    private long _gzipLength = resume?.GzipOffset ?? 0;
+    private bool _started = resume is not null;
+
+    /// <summary>Bytes of the gzip stream (header included) taken in so far.</summary>
+    public long GzipLength => _gzipLength;
+
+    /// <summary>CRC-32 and length of the tar stream of the slices accounted so far.</summary>
+    public (uint Crc32, long InputLength) Framing => (_gzip.Crc32, _gzip.InputLength);
 
     public long TarBytesSealed => _gzip.InputLength;
 

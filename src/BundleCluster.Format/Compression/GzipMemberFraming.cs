@@ -18,7 +18,20 @@ public sealed class GzipMemberFraming
     public static byte[] Header(int level) =>
         [0x1F, 0x8B, 8, 0, 0, 0, 0, 0, level == 9 ? (byte)2 : level == 1 ? (byte)4 : (byte)0, 3];
 
+    public GzipMemberFraming()
+    {
+    }
+
+    /// <summary>Continues a member whose first slices were framed before (a resumed sealer).</summary>
+    public GzipMemberFraming(uint crcSoFar, long inputLengthSoFar)
+    {
+        _crc = crcSoFar;
+        _inputLength = inputLengthSoFar;
+    }
+
     public long InputLength => _inputLength;
+
+    public uint Crc32 => _crc;
 
     /// <summary>Accounts for the next slice; slices must be added in tar-stream order.</summary>
     public void AddSlice(uint sliceCrc32, long sliceInputLength)

@@ -15,10 +15,16 @@ public sealed class PartCutter : IDisposable
     private byte[]? _current;
     private int _filled;
 
-    public PartCutter(Func<SealedPart, CancellationToken, ValueTask> onPart, int partSize = PartNaming.PartSize)
+    public PartCutter(Func<SealedPart, CancellationToken, ValueTask> onPart, int partSize = PartNaming.PartSize,
+        IReadOnlyList<PartRecord>? partsDone = null)
     {
         _onPart = onPart;
         _partSize = partSize;
+        if (partsDone is not null)
+        {
+            _parts.AddRange(partsDone); // a resumed sealer continues after these whole parts
+            BytesWritten = (long)partsDone.Count * partSize;
+        }
     }
 
     public IReadOnlyList<PartRecord> Parts => _parts;

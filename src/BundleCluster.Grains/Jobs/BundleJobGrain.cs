@@ -200,6 +200,8 @@ internal sealed partial class BundleJobGrain(
                 PartsWritten = progress.PartsWritten,
                 BundledBytes = progress.BundledBytes,
                 Silos = progress.Silos,
+                SealerSilo = progress.SealerSilo,
+                PartsResumed = Math.Max(Status.PartsResumed, progress.PartsResumed),
             };
         }
 

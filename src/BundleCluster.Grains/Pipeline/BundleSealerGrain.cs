@@ -17,7 +17,11 @@ namespace BundleCluster.Grains.Pipeline;
 /// <see cref="BundleSealer"/> (one gzip member, AES-128-CBC, 10 MiB parts) into the destination's staging area.
 /// A slice whose chunk grain fails or forgets its bytes is compressed again; the redone bytes must be identical.
 /// </summary>
-internal sealed partial class BundleSealerGrain(IOptions<BundleClusterOptions> options, ILogger<BundleSealerGrain> logger)
+internal sealed partial class BundleSealerGrain(
+    [PersistentState("sealer", BundleClusterOptions.JobStorage)] IPersistentState<SealerCheckpoint> checkpoint,
+    IOptions<BundleClusterOptions> options,
+    ILocalSiloDetails silo,
+    ILogger<BundleSealerGrain> logger)
     : Grain, IBundleSealerGrain
 {
     private static readonly TimeSpan ReportEvery = TimeSpan.FromMilliseconds(500);
@@ -43,16 +47,23 @@ internal sealed partial class BundleSealerGrain(IOptions<BundleClusterOptions> o
     {
         ImageSlicePlan plan = request.Plan;
         var job = GrainFactory.GetGrain<IBundleJobReports>(plan.JobId);
-        var perSilo = new Dictionary<string, long>();
         IBundleSink sink = BundleSinks.Open(request.Destination, plan.JobId);
         var window = new Queue<(int Index, Task<ChunkSummary> Summary)>();
         try
         {
             using BundleKey key = UnwrapKey(request);
-            await using var writer = new BoundedPartWriter((part, c) => sink.WritePartAsync(part.Index, part.Data, c));
-            using var sealer = new BundleSealer(key, plan.CompressionLevel, writer.EnqueueAsync);
+            SealerResumePoint? resume = await ResumePointAsync(sink, ct);
+            var ledger = new SealerLedger(resume is null ? new SealerCheckpoint() : checkpoint.State);
+            var perSilo = new Dictionary<string, long>(ledger.Checkpoint.Silos);
+            await using var writer = new BoundedPartWriter(async (part, c) =>
+            {
+                await sink.WritePartAsync(part.Index, part.Data, c);
+                ledger.PartDurable(part);
+            });
+            using var sealer = new BundleSealer(key, plan.CompressionLevel, writer.EnqueueAsync, resume);
             DateTime nextReport = DateTime.UtcNow + ReportEvery;
-            int next = 0;
+            int next = resume is null ? 0 : ledger.Checkpoint.NextSlice;
+            int skip = resume is null ? 0 : ledger.Checkpoint.OffsetInSlice; // bytes of the first slice already in parts
             while (next < plan.SliceCount || window.Count > 0)
             {
                 while (window.Count < _options.SlicesInFlight && next < plan.SliceCount)
@@ -63,28 +74,42 @@ internal sealed partial class BundleSealerGrain(IOptions<BundleClusterOptions> o
 
                 (int index, Task<ChunkSummary> pending) = window.Dequeue();
                 ChunkSummary summary = await pending;
-                await AppendSliceAsync(plan, summary, sealer, ct);
+                (uint crcBefore, long inputBefore) = sealer.Framing;
+                ledger.SliceStarting(index, SealerLedger.NextSliceStart(sealer.GzipLength) - skip, summary.CompressedLength, crcBefore, inputBefore);
+                await AppendSliceAsync(plan, summary, sealer, skip, ct);
+                skip = 0;
                 perSilo[summary.Silo] = perSilo.GetValueOrDefault(summary.Silo) + summary.InputLength;
                 Chunk(plan, index).ReleaseAsync().Ignore();
+                if (ledger.TryAdvance())
+                {
+                    ledger.Checkpoint.Silos = new Dictionary<string, long>(perSilo);
+                    await SaveCheckpointAsync(ledger.Checkpoint); // parts behind this point survive a lost sealer
+                }
 
                 if (DateTime.UtcNow >= nextReport)
                 {
                     nextReport = DateTime.UtcNow + ReportEvery;
                     DelayDeactivation(TimeSpan.FromMinutes(10));
-                    var progress = new SealProgress(sealer.TarBytesSealed, sealer.PartsCut, sealer.CiphertextBytes, new Dictionary<string, long>(perSilo));
+                    var progress = new SealProgress(sealer.TarBytesSealed, sealer.PartsCut, sealer.CiphertextBytes,
+                        new Dictionary<string, long>(perSilo), silo.SiloAddress.ToString(), resume?.PartsDone.Count ?? 0);
                     await JobReporting.ProgressAsync(() => job.ReportSealProgressAsync(progress));
                 }
             }
 
             SealResult result = await sealer.FinishAsync(ct);
             await writer.DrainAsync();
-            await JobReporting.ProgressAsync(() => job.ReportSealProgressAsync(new SealProgress(sealer.TarBytesSealed, result.Parts.Count, result.BundledSize, perSilo)));
+            await JobReporting.ProgressAsync(() => job.ReportSealProgressAsync(new SealProgress(sealer.TarBytesSealed, result.Parts.Count,
+                result.BundledSize, perSilo, silo.SiloAddress.ToString(), resume?.PartsDone.Count ?? 0)));
             var outcome = new SealOutcome(result.Parts.Select(p => new SealedPartInfo(p.Index, p.Length, p.Sha1Hex)).ToList(), result.BundledSize, result.GzipLength);
             await JobReporting.ResultAsync(() => job.ReportSealedAsync(outcome), _options.SliceRetryWindow, ct);
         }
         catch (OperationCanceledException) when (ct.IsCancellationRequested)
         {
-            // Stopped by the job grain, which cleans up the destination.
+            // Stopped by the job grain (which cleans up the destination), or this activation is going away.
+        }
+        catch (Exception) when (ct.IsCancellationRequested)
+        {
+            // This activation was told to stop; whatever failed on the way out is not the job's failure.
         }
         catch (Exception ex)
         {
@@ -109,6 +134,57 @@ internal sealed partial class BundleSealerGrain(IOptions<BundleClusterOptions> o
 
             DeactivateOnIdle();
         }
+    }
+
+    /// <summary>
+    /// Saves the checkpoint. It is an optimization, so a failed save never fails the job; a save that lost a race with
+    /// a stopping predecessor re-reads the stored version and tries once more.
+    /// </summary>
+    private async Task SaveCheckpointAsync(SealerCheckpoint latest)
+    {
+        try
+        {
+            checkpoint.State = latest;
+            await checkpoint.WriteStateAsync();
+        }
+        catch (Exception ex) when (ex is not OperationCanceledException)
+        {
+            try
+            {
+                await checkpoint.ReadStateAsync();
+                checkpoint.State = latest;
+                await checkpoint.WriteStateAsync();
+            }
+            catch (Exception retry) when (retry is not OperationCanceledException)
+            {
+                LogCheckpointFailed(logger, retry, this.GetPrimaryKeyString());
+            }
+        }
+    }
+
+    /// <summary>
+    /// Where an earlier sealer of this job left durable parts: resume there if every part it recorded is still staged
+    /// at its recorded length; otherwise start from the first slice.
+    /// </summary>
+    private async Task<SealerResumePoint?> ResumePointAsync(IBundleSink sink, CancellationToken ct)
+    {
+        SealerCheckpoint saved = checkpoint.State;
+        if (saved.Parts.Count == 0)
+        {
+            return null;
+        }
+
+        foreach (SealedPartInfo part in saved.Parts)
+        {
+            if (await sink.StagedPartLengthAsync(part.Index, ct) != part.Length)
+            {
+                return null;
+            }
+        }
+
+        LogResumed(logger, this.GetPrimaryKeyString(), saved.Parts.Count, saved.GzipOffset);
+        return new SealerResumePoint(saved.Parts.Select(p => new PartRecord(p.Index, p.Length, p.Sha1Hex)).ToList(),
+            saved.ChainBlock, saved.GzipOffset, saved.CrcOfWholeSlices, saved.InputOfWholeSlices);
     }
 
     private static BundleKey UnwrapKey(SealRequest request)
@@ -143,9 +219,9 @@ internal sealed partial class BundleSealerGrain(IOptions<BundleClusterOptions> o
     }
 
     /// <summary>Fetches a compressed slice piece by piece into the sealer; if the grain lost the bytes, recompresses and resumes.</summary>
-    private async Task AppendSliceAsync(ImageSlicePlan plan, ChunkSummary summary, BundleSealer sealer, CancellationToken ct)
+    private async Task AppendSliceAsync(ImageSlicePlan plan, ChunkSummary summary, BundleSealer sealer, int startOffset, CancellationToken ct)
     {
-        int offset = 0;
+        int offset = startOffset;
         DateTime giveUpAt = DateTime.UtcNow + _options.SliceRetryWindow;
         for (int attempt = 1; offset < summary.CompressedLength;)
         {
@@ -177,6 +253,12 @@ internal sealed partial class BundleSealerGrain(IOptions<BundleClusterOptions> o
 
     [LoggerMessage(Level = LogLevel.Warning, Message = "Job {JobId}: slice {Index} failed on attempt {Attempt}; redoing it")]
     private static partial void LogSliceRetry(ILogger logger, Exception ex, string jobId, int index, int attempt);
+
+    [LoggerMessage(Level = LogLevel.Information, Message = "Job {JobId}: sealer resumes after {Parts} durable parts (gzip offset {Offset})")]
+    private static partial void LogResumed(ILogger logger, string jobId, int parts, long offset);
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "Job {JobId}: could not save the sealer checkpoint; a lost sealer would restart further back")]
+    private static partial void LogCheckpointFailed(ILogger logger, Exception ex, string jobId);
 
     [LoggerMessage(Level = LogLevel.Error, Message = "Job {JobId}: sealing failed")]
     private static partial void LogSealFailed(ILogger logger, Exception ex, string jobId);

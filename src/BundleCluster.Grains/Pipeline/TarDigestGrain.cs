@@ -57,6 +57,10 @@ internal sealed class TarDigestGrain(IOptions<BundleClusterOptions> options) : G
         {
             // Stopped by the job; it already knows why.
         }
+        catch (Exception) when (ct.IsCancellationRequested)
+        {
+            // This activation was told to stop; whatever failed on the way out is not the job's failure.
+        }
         catch (Exception ex)
         {
             await JobReporting.ResultAsync(() => job.ReportFailureAsync("digest", ex.ErrorKind(), ex.UserMessage()), options.Value.SliceRetryWindow, ct);

@@ -60,6 +60,12 @@ public sealed class DirectoryBundleSink : IBundleSink
         file.Flush(flushToDisk: true);
     }
 
+    public Task<long?> StagedPartLengthAsync(int index, CancellationToken ct)
+    {
+        var staged = new FileInfo(Path.Combine(_staging, $"part.{index}"));
+        return Task.FromResult<long?>(staged.Exists ? staged.Length : null);
+    }
+
     public async Task CommitAsync(string manifestFileName, IReadOnlyList<string> partFileNames, string manifestText, CancellationToken ct)
     {
         string manifest = Path.Combine(_directory, manifestFileName);

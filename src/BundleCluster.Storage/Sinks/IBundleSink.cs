@@ -15,6 +15,9 @@ public interface IBundleSink
     /// <summary>Stages part <paramref name="index"/>; writing the same index again replaces it (redone work is identical).</summary>
     Task WritePartAsync(int index, ReadOnlyMemory<byte> data, CancellationToken ct);
 
+    /// <summary>The length of staged part <paramref name="index"/>, or null if it is not staged (a resumed sealer checks).</summary>
+    Task<long?> StagedPartLengthAsync(int index, CancellationToken ct);
+
     /// <summary>Moves the staged parts to their final names, then writes the manifest atomically, last.</summary>
     Task CommitAsync(string manifestFileName, IReadOnlyList<string> partFileNames, string manifestText, CancellationToken ct);
 

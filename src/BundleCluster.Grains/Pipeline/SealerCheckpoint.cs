@@ -1,0 +1,31 @@
+using BundleCluster.Abstractions.Pipeline;
+
+namespace BundleCluster.Grains.Pipeline;
+
+/// <summary>
+/// The sealer's persisted progress: the parts durably staged (in order), and where in the slice stream the next part
+/// begins, with the gzip and CBC state at that boundary — enough for a new sealer to continue at a part boundary
+/// instead of from the first slice.
+/// </summary>
+[GenerateSerializer, Alias("bc.SealerCheckpoint")]
+public sealed class SealerCheckpoint
+{
+    [Id(0)] public List<SealedPartInfo> Parts { get; set; } = [];
+
+    /// <summary>The slice whose compressed bytes the next part starts in, and the offset into them.</summary>
+    [Id(1)] public int NextSlice { get; set; }
+
+    [Id(2)] public int OffsetInSlice { get; set; }
+
+    [Id(3)] public long GzipOffset { get; set; }
+
+    [Id(4)] public uint CrcOfWholeSlices { get; set; }
+
+    [Id(5)] public long InputOfWholeSlices { get; set; }
+
+    /// <summary>The last 16 ciphertext bytes of the last durable part: the CBC chain to continue from.</summary>
+    [Id(6)] public byte[] ChainBlock { get; set; } = [];
+
+    /// <summary>Tar-stream bytes compressed per silo so far, so the status stays whole across a resume.</summary>
+    [Id(7)] public Dictionary<string, long> Silos { get; set; } = [];
+}
