@@ -14,6 +14,7 @@ builder.Configuration
     .AddCommandLine(SiloArguments.Normalize(args), SiloArguments.SwitchMappings);
 var options = builder.Configuration.GetSection(SiloHostOptions.Section).Get<SiloHostOptions>() ?? new SiloHostOptions();
 options.AllowedRoots.AddRange(builder.Configuration.GetSection("BundleSilo:AllowedRoot").Get<string[]>() ?? []);
+options.KeyRoots.AddRange(builder.Configuration.GetSection("BundleSilo:KeyRoot").Get<string[]>() ?? []);
 
 if (string.IsNullOrWhiteSpace(options.Redis))
 {
@@ -53,6 +54,7 @@ builder.UseOrleans(silo =>
     silo.AddBundleClusterGrains(o =>
     {
         o.AllowedRoots = options.AllowedRoots.Select(Path.GetFullPath).ToList();
+        o.KeyRoots = options.KeyRoots.Select(Path.GetFullPath).ToList();
         o.CompressionSlots = options.CompressionSlots ?? o.CompressionSlots;
     });
 });

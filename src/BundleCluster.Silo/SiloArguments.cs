@@ -14,16 +14,24 @@ internal static class SiloArguments
         ["--compression-slots"] = "BundleSilo:CompressionSlots",
     };
 
-    /// <summary>Rewrites each "--allowed-root DIR" as an indexed key, since configuration keeps only the last of a repeated flag.</summary>
+    /// <summary>
+    /// Rewrites each "--allowed-root DIR" and "--key-root DIR" as an indexed key, since configuration keeps only the
+    /// last of a repeated flag.
+    /// </summary>
     public static string[] Normalize(string[] args)
     {
         var result = new List<string>();
         int root = 0;
+        int keyRoot = 0;
         for (int i = 0; i < args.Length; i++)
         {
             if (args[i] == "--allowed-root" && i + 1 < args.Length)
             {
                 result.Add($"--BundleSilo:AllowedRoot:{root++}={args[++i]}");
+            }
+            else if (args[i] == "--key-root" && i + 1 < args.Length)
+            {
+                result.Add($"--BundleSilo:KeyRoot:{keyRoot++}={args[++i]}");
             }
             else
             {

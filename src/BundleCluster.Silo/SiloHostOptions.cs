@@ -22,8 +22,11 @@ public sealed class SiloHostOptions
 
     public string ServiceId { get; set; } = "bundlecluster";
 
-    /// <summary>Directories images must lie under; at least one is required.</summary>
+    /// <summary>Directories images must lie under and bundles may be written to; at least one is required.</summary>
     public List<string> AllowedRoots { get; set; } = [];
+
+    /// <summary>Directories holding key and certificate files (mounted secrets), besides the allowed roots.</summary>
+    public List<string> KeyRoots { get; set; } = [];
 
     /// <summary>Compressions at once on this silo (default: one per core).</summary>
     public int? CompressionSlots { get; set; }

@@ -127,18 +127,23 @@ public sealed class ProcessClusterTests(ITestOutputHelper output) : IDisposable
     }
 
     [Fact]
-    public async Task An_image_outside_the_allowed_roots_is_refused()
+    public async Task Paths_outside_the_allowed_roots_are_refused()
     {
         await StartSilosAsync(1);
         await using ConnectedBundleCluster cluster = await ConnectAsync();
         using var elsewhere = new TempDirectory("outside");
-        string image = TestImages.Create(elsewhere.File("secret.img"), 1000, seed: 1);
+        string outsideImage = TestImages.Create(elsewhere.File("secret.img"), 1000, seed: 1);
+        string insideImage = TestImages.Create(_dir.File("ok.img"), 1000, seed: 1);
 
-        BundleJobValidationException ex = await Assert.ThrowsAsync<BundleJobValidationException>(
-            () => cluster.Client.SubmitAsync(ClusterJobs.Spec(_dir.Path, image, _dir.Sub("bundle"))));
+        BundleJobValidationException image = await Assert.ThrowsAsync<BundleJobValidationException>(
+            () => cluster.Client.SubmitAsync(ClusterJobs.Spec(_dir.Path, outsideImage, _dir.Sub("bundle"))));
+        BundleJobValidationException destination = await Assert.ThrowsAsync<BundleJobValidationException>(
+            () => cluster.Client.SubmitAsync(ClusterJobs.Spec(_dir.Path, insideImage, elsewhere.Path)));
 
-        Assert.Equal("image", ex.Field);
-        Assert.Contains("outside the directories this cluster may read", ex.Message);
+        Assert.Equal("image", image.Field);
+        Assert.Contains("outside the directories this cluster may use", image.Message);
+        Assert.Equal("destination", destination.Field);
+        Assert.Equal([elsewhere.File("secret.img")], Directory.GetFileSystemEntries(elsewhere.Path)); // nothing written there
     }
 
     [Fact]

@@ -14,11 +14,20 @@ public sealed class BundleClusterOptions
     public int SlicesInFlight { get; set; } = Math.Max(8, 4 * Environment.ProcessorCount);
 
     /// <summary>
-    /// Directories images must lie under. Empty means no restriction — right for the embedded silo, which reads what
+    /// Directories images must lie under and bundles may be written to. Empty means no restriction — right for the embedded silo, which reads what
     /// its own user can; a clustered silo refuses to start without at least one, so clients cannot make it read
     /// arbitrary files.
     /// </summary>
     public List<string> AllowedRoots { get; set; } = [];
+
+    /// <summary>
+    /// Further directories key and certificate files may lie in (mounted secrets), besides the allowed roots.
+    /// Only checked when allowed roots are configured.
+    /// </summary>
+    public List<string> KeyRoots { get; set; } = [];
+
+    /// <summary>How long one call to a chunk grain may take before the sealer asks again (a slice compresses in well under a second).</summary>
+    public TimeSpan ChunkCallTimeout { get; set; } = TimeSpan.FromSeconds(10);
 
     /// <summary>How long a slice keeps being retried after its chunk grain or that grain's silo failed.</summary>
     public TimeSpan SliceRetryWindow { get; set; } = TimeSpan.FromMinutes(2);

@@ -1,5 +1,6 @@
 using BundleCluster.Grains.Pipeline;
 using BundleCluster.Grains.Placement;
+using Orleans.Runtime.MembershipService.SiloMetadata;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Options;
@@ -14,6 +15,14 @@ public static class SiloBuilderExtensions
         silo.Services.AddOptions<BundleClusterOptions>().Configure(o => configure?.Invoke(o));
         silo.Services.AddSingleton(sp => new CpuWorkLimiter(sp.GetRequiredService<IOptions<BundleClusterOptions>>().Value.CompressionSlots));
         silo.AddPlacementDirector<SpreadPlacement, SpreadPlacementDirector>();
+
+        // Other silos weigh chunk placement by this silo's compression slots, published as silo metadata.
+        var options = new BundleClusterOptions();
+        configure?.Invoke(options);
+        silo.UseSiloMetadata(new Dictionary<string, string>
+        {
+            [SpreadPlacementDirector.CapacityKey] = options.CompressionSlots.ToString(System.Globalization.CultureInfo.InvariantCulture),
+        });
         return silo;
     }
 

@@ -56,7 +56,7 @@ internal sealed partial class BundleJobGrain(
         try
         {
             _sink = BundleSinks.Open(spec.Destination, jobId);
-            JobPreparation.Prepared prepared = await JobPreparation.PrepareAsync(jobId, spec, _sink, options.Value.AllowedRoots, CancellationToken.None);
+            JobPreparation.Prepared prepared = await JobPreparation.PrepareAsync(jobId, spec, _sink, options.Value, CancellationToken.None);
             State.Plan = prepared.Plan;
             State.Ec2EncryptedKey = prepared.Key.Ec2EncryptedKey;
             State.UserEncryptedKey = prepared.Key.UserEncryptedKey;

@@ -6,6 +6,7 @@ using BundleCluster.Format.Bundling;
 using BundleCluster.Format.Errors;
 using BundleCluster.Format.Keys;
 using BundleCluster.Format.Tar;
+using BundleCluster.Grains.Hosting;
 using BundleCluster.Storage.Sinks;
 using BundleCluster.Storage.Sources;
 
@@ -30,9 +31,16 @@ internal static class JobPreparation
     public sealed record Prepared(ImageSlicePlan Plan, WrappedBundleKey Key, string Prefix);
 
     public static async Task<Prepared> PrepareAsync(string jobId, BundleJobSpec spec, IBundleSink sink,
-        IReadOnlyCollection<string> allowedRoots, CancellationToken ct)
+        BundleClusterOptions options, CancellationToken ct)
     {
-        Field("image", () => { AllowedRoots.Require(spec.ImagePath, allowedRoots); return true; });
+        // A clustered silo only touches what its operator allowed: images and bundles under the allowed roots, key
+        // files under the key roots (or the allowed roots).
+        IReadOnlyCollection<string> keyRoots = options.AllowedRoots.Count == 0 ? [] : [.. options.KeyRoots, .. options.AllowedRoots];
+        Field("image", () => Confine(spec.ImagePath, options.AllowedRoots, "image"));
+        Field("destination", () => Confine(spec.Destination, options.AllowedRoots, "destination"));
+        Field("privateKey", () => Confine(spec.PrivateKeyPath, keyRoots, "private key"));
+        Field("userCertificate", () => Confine(spec.UserCertificatePath, keyRoots, "user certificate"));
+        Field("cloudCertificate", () => Confine(spec.CloudCertificatePath, keyRoots, "cloud certificate"));
         Field("user", () => ManifestMetadata.NormalizeAccount(spec.User));
         Field("architecture", () => ManifestMetadata.ValidateArchitecture(spec.Architecture));
         Field("blockDeviceMappings", () => ManifestMetadata.ParseMappings(spec.BlockDeviceMappings));
@@ -66,6 +74,12 @@ internal static class JobPreparation
 
         using BundleKey key = BundleKey.Generate();
         return new Prepared(plan, WrappedBundleKey.Wrap(key, userCert, cloudCert), prefix);
+    }
+
+    private static bool Confine(string path, IReadOnlyCollection<string> roots, string what)
+    {
+        AllowedRoots.Require(path, roots, what);
+        return true;
     }
 
     private static bool RequireMatchingPair(X509Certificate2 cert, RSA privateKey, BundleJobSpec spec)

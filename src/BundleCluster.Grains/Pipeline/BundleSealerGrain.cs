@@ -208,7 +208,9 @@ internal sealed partial class BundleSealerGrain(
             ct.ThrowIfCancellationRequested();
             try
             {
-                return await Chunk(plan, index).CompressAsync(plan, index);
+                // A call already sent to a silo that then died would wait out Orleans' 30 s response timeout;
+                // give up sooner and ask again (the grain answers from its cache if it was only slow).
+                return await Chunk(plan, index).CompressAsync(plan, index).WaitAsync(_options.ChunkCallTimeout, ct);
             }
             catch (Exception ex) when (ex is not BundleException && DateTime.UtcNow < giveUpAt)
             {
@@ -229,7 +231,7 @@ internal sealed partial class BundleSealerGrain(
             CompressedPiece piece;
             try
             {
-                piece = await Chunk(plan, summary.Index).ReadCompressedAsync(offset);
+                piece = await Chunk(plan, summary.Index).ReadCompressedAsync(offset).WaitAsync(_options.ChunkCallTimeout, ct);
             }
             catch (Exception ex) when (ex is not BundleException && DateTime.UtcNow < giveUpAt)
             {

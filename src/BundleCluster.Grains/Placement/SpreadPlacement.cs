@@ -1,11 +1,13 @@
 using Orleans.Placement;
+using Orleans.Runtime.MembershipService.SiloMetadata;
 using Orleans.Runtime.Placement;
 
 namespace BundleCluster.Grains.Placement;
 
 /// <summary>
-/// Places each new activation on the next compatible silo in turn, so a job's chunk work lands on every silo rather
-/// than on the caller's (which is what [StatelessWorker] would do) or wherever chance puts it.
+/// Places each new activation on a compatible silo in proportion to the silo's compression capacity (its
+/// <see cref="CapacityKey"/> metadata: compression slots, one per core by default), so a job's chunk work lands on
+/// every silo — not only on the caller's, as [StatelessWorker] would, nor wherever chance puts it.
 /// </summary>
 [GenerateSerializer, Immutable, SuppressReferenceTracking, Alias("bc.SpreadPlacement")]
 public sealed class SpreadPlacement : PlacementStrategy
@@ -16,15 +18,42 @@ public sealed class SpreadPlacement : PlacementStrategy
 [AttributeUsage(AttributeTargets.Class, AllowMultiple = false)]
 public sealed class SpreadPlacementAttribute() : PlacementAttribute(SpreadPlacement.Instance);
 
-internal sealed class SpreadPlacementDirector : IPlacementDirector
+/// <summary>
+/// Weighted round robin: each placement goes to the silo with the fewest placements per unit of capacity so far
+/// (ties broken by address), so over a job each silo's share tracks its capacity and a silo that joins starts
+/// receiving work at once.
+/// </summary>
+internal sealed class SpreadPlacementDirector(ISiloMetadataCache metadata) : IPlacementDirector
 {
-    private int _next = -1;
+    /// <summary>Silo metadata key carrying the silo's compression slots.</summary>
+    public const string CapacityKey = "bundlecluster.compression-slots";
+
+    private readonly Dictionary<SiloAddress, long> _placed = [];
 
     public Task<SiloAddress> OnAddActivation(PlacementStrategy strategy, PlacementTarget target, IPlacementContext context)
     {
         SiloAddress[] silos = context.GetCompatibleSilos(target);
-        Array.Sort(silos, (a, b) => string.CompareOrdinal(a.ToString(), b.ToString()));
-        int turn = Interlocked.Increment(ref _next) & int.MaxValue;
-        return Task.FromResult(silos[turn % silos.Length]);
+        lock (_placed)
+        {
+            SiloAddress best = silos[0];
+            double bestLoad = double.MaxValue;
+            foreach (SiloAddress silo in silos.OrderBy(s => s.ToString(), StringComparer.Ordinal))
+            {
+                double load = (_placed.GetValueOrDefault(silo) + 1) / (double)Capacity(silo);
+                if (load < bestLoad)
+                {
+                    (best, bestLoad) = (silo, load);
+                }
+            }
+
+            _placed[best] = _placed.GetValueOrDefault(best) + 1;
+            return Task.FromResult(best);
+        }
     }
+
+    private int Capacity(SiloAddress silo) =>
+        metadata.GetSiloMetadata(silo).Metadata.TryGetValue(CapacityKey, out string? value)
+        && int.TryParse(value, System.Globalization.CultureInfo.InvariantCulture, out int slots) && slots > 0
+            ? slots
+            : 1;
 }

@@ -4,13 +4,14 @@ using BundleCluster.Format.Errors;
 namespace BundleCluster.Storage.Sources;
 
 /// <summary>
-/// Confines image paths to configured directories, after resolving every symbolic link (realpath), so neither "..",
-/// nor a link inside a root pointing out of it, lets a client make a silo read an arbitrary file.
+/// Confines the paths a job names (image, key files, destination) to configured directories, after resolving every
+/// symbolic link (realpath), so neither "..", nor a link inside a root pointing out of it, lets a client make a silo
+/// read or write an arbitrary file.
 /// </summary>
 public static partial class AllowedRoots
 {
-    /// <summary>Throws unless <paramref name="path"/> resolves to a file under one of <paramref name="roots"/> (none = anywhere).</summary>
-    public static void Require(string path, IReadOnlyCollection<string> roots)
+    /// <summary>Throws unless <paramref name="path"/> resolves to a path under one of <paramref name="roots"/> (none = anywhere).</summary>
+    public static void Require(string path, IReadOnlyCollection<string> roots, string what)
     {
         if (roots.Count == 0)
         {
@@ -33,7 +34,7 @@ public static partial class AllowedRoots
         }
 
         throw BundleException.InvalidParameter(
-            $"image '{path}' is outside the directories this cluster may read ({string.Join(", ", roots)}); ask the operator or move the image");
+            $"{what} '{path}' is outside the directories this cluster may use ({string.Join(", ", roots)}); ask the operator or move it");
     }
 
     private static string? RealPath(string path)
