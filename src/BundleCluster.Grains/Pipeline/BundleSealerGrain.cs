@@ -22,28 +22,12 @@ internal sealed partial class BundleSealerGrain(
     IOptions<BundleClusterOptions> options,
     ILocalSiloDetails silo,
     ILogger<BundleSealerGrain> logger)
-    : Grain, IBundleSealerGrain
+    : BackgroundStageGrain<SealRequest>, IBundleSealerGrain
 {
     private static readonly TimeSpan ReportEvery = TimeSpan.FromMilliseconds(500);
     private readonly BundleClusterOptions _options = options.Value;
-    private readonly BackgroundRun _run = new();
 
-    public Task StartAsync(SealRequest request)
-    {
-        _run.StartOnce(ct => RunAsync(request, ct));
-        return Task.CompletedTask;
-    }
-
-    public Task StopAsync() => _run.StopAsync();
-
-    /// <summary>A deactivating stage stops; the job's watchdog starts it again on a live silo.</summary>
-    public override Task OnDeactivateAsync(DeactivationReason reason, CancellationToken cancellationToken)
-    {
-        _run.Cancel();
-        return Task.CompletedTask;
-    }
-
-    private async Task RunAsync(SealRequest request, CancellationToken ct)
+    protected override async Task RunAsync(SealRequest request, CancellationToken ct)
     {
         ImageSlicePlan plan = request.Plan;
         var job = GrainFactory.GetGrain<IBundleJobReports>(plan.JobId);

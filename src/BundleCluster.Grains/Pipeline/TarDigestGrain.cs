@@ -10,27 +10,11 @@ namespace BundleCluster.Grains.Pipeline;
 /// The job's tar-stream SHA-1: one sequential pass on a dedicated thread (it is the one stage nothing can split),
 /// with progress relayed to the job grain from the grain's own scheduler.
 /// </summary>
-internal sealed class TarDigestGrain(IOptions<BundleClusterOptions> options) : Grain, ITarDigestGrain
+internal sealed class TarDigestGrain(IOptions<BundleClusterOptions> options) : BackgroundStageGrain<ImageSlicePlan>, ITarDigestGrain
 {
     private static readonly TimeSpan ReportEvery = TimeSpan.FromMilliseconds(500);
-    private readonly BackgroundRun _run = new();
 
-    public Task StartAsync(ImageSlicePlan plan)
-    {
-        _run.StartOnce(ct => RunAsync(plan, ct));
-        return Task.CompletedTask;
-    }
-
-    public Task StopAsync() => _run.StopAsync();
-
-    /// <summary>A deactivating stage stops; the job's watchdog starts it again on a live silo.</summary>
-    public override Task OnDeactivateAsync(DeactivationReason reason, CancellationToken cancellationToken)
-    {
-        _run.Cancel();
-        return Task.CompletedTask;
-    }
-
-    private async Task RunAsync(ImageSlicePlan plan, CancellationToken ct)
+    protected override async Task RunAsync(ImageSlicePlan plan, CancellationToken ct)
     {
         var job = GrainFactory.GetGrain<IBundleJobReports>(plan.JobId);
         long digested = 0;
