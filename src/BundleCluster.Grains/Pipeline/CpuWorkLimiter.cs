@@ -8,8 +8,6 @@ public sealed class CpuWorkLimiter(int slots)
 {
     private readonly SemaphoreSlim _slots = new(slots, slots);
 
-    public int Slots => slots;
-
     public async Task<T> RunAsync<T>(Func<Task<T>> work, CancellationToken ct = default)
     {
         await _slots.WaitAsync(ct);
