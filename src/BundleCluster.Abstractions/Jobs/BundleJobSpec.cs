@@ -15,7 +15,7 @@ public sealed record BundleJobSpec
 
     [Id(0)] public required string ImagePath { get; init; }
 
-    /// <summary>A directory the silos can write (S3 destinations come later).</summary>
+    /// <summary>A directory the silos can write, or s3://bucket/prefix.</summary>
     [Id(1)] public required string Destination { get; init; }
 
     /// <summary>Names the tar member, manifest and parts; defaults to the image file's base name.</summary>
@@ -51,4 +51,7 @@ public sealed record BundleJobSpec
 
     /// <summary>Replace a bundle of the same prefix already at the destination.</summary>
     [Id(14)] public bool Overwrite { get; init; }
+
+    /// <summary>For an s3://bucket/prefix destination: how to reach the store.</summary>
+    [Id(15)] public S3Options? S3 { get; init; }
 }

@@ -7,7 +7,8 @@ public sealed record SealRequest(
     [property: Id(1)] string UserEncryptedKey,
     [property: Id(2)] string UserEncryptedIv,
     [property: Id(3)] string PrivateKeyPath,
-    [property: Id(4)] string Destination);
+    [property: Id(4)] string Destination,
+    [property: Id(5)] Jobs.S3Options? S3);
 
 /// <summary>One part as the manifest records it.</summary>
 [GenerateSerializer, Immutable, Alias("bc.SealedPartInfo")]

@@ -55,7 +55,7 @@ internal sealed partial class BundleJobGrain(
         };
         try
         {
-            _sink = BundleSinks.Open(spec.Destination, jobId);
+            _sink = PlanExtensions.OpenSink(spec.Destination, jobId, spec.S3);
             JobPreparation.Prepared prepared = await JobPreparation.PrepareAsync(jobId, spec, _sink, options.Value, CancellationToken.None);
             State.Plan = prepared.Plan;
             State.Ec2EncryptedKey = prepared.Key.Ec2EncryptedKey;
@@ -168,7 +168,7 @@ internal sealed partial class BundleJobGrain(
             if (State.Sealed is null)
             {
                 await GrainFactory.GetGrain<IBundleSealerGrain>(jobId).StartAsync(new SealRequest(State.Plan,
-                    State.UserEncryptedKey!, State.UserEncryptedIv!, State.Spec.PrivateKeyPath, State.Spec.Destination));
+                    State.UserEncryptedKey!, State.UserEncryptedIv!, State.Spec.PrivateKeyPath, State.Spec.Destination, State.Spec.S3));
             }
 
             await TryCommitAsync();
@@ -279,9 +279,11 @@ internal sealed partial class BundleJobGrain(
                 text = ManifestWriter.WriteSigned(manifest, signingKey);
             }
 
-            _sink ??= BundleSinks.Open(spec.Destination, plan.JobId);
+            _sink ??= PlanExtensions.OpenSink(spec.Destination, plan.JobId, spec.S3);
             await _sink.CommitAsync(BundleManifest.FileName(plan.MemberName), manifest.Image.Parts.Select(p => p.FileName).ToList(), text, CancellationToken.None);
-            string manifestPath = Path.Combine(Path.GetFullPath(spec.Destination), BundleManifest.FileName(plan.MemberName));
+            string manifestPath = Storage.S3.S3Location.IsS3(spec.Destination)
+                ? Storage.S3.S3Location.Parse(spec.Destination) + BundleManifest.FileName(plan.MemberName)
+                : Path.Combine(Path.GetFullPath(spec.Destination), BundleManifest.FileName(plan.MemberName));
             State.Status = Status with
             {
                 State = BundleJobState.Completed,
@@ -317,7 +319,7 @@ internal sealed partial class BundleJobGrain(
             stopDigest ? GrainFactory.GetGrain<ITarDigestGrain>(jobId).StopAsync() : Task.CompletedTask);
         if (State.Spec is not null)
         {
-            _sink ??= BundleSinks.Open(State.Spec.Destination, jobId);
+            _sink ??= PlanExtensions.OpenSink(State.Spec.Destination, jobId, State.Spec.S3);
             await _sink.AbortAsync(CancellationToken.None);
         }
     }

@@ -37,7 +37,7 @@ internal static class JobPreparation
         // files under the key roots (or the allowed roots).
         IReadOnlyCollection<string> keyRoots = options.AllowedRoots.Count == 0 ? [] : [.. options.KeyRoots, .. options.AllowedRoots];
         Field("image", () => Confine(spec.ImagePath, options.AllowedRoots, "image"));
-        Field("destination", () => Confine(spec.Destination, options.AllowedRoots, "destination"));
+        Field("destination", () => Storage.S3.S3Location.IsS3(spec.Destination) || Confine(spec.Destination, options.AllowedRoots, "destination"));
         Field("privateKey", () => Confine(spec.PrivateKeyPath, keyRoots, "private key"));
         Field("userCertificate", () => Confine(spec.UserCertificatePath, keyRoots, "user certificate"));
         Field("cloudCertificate", () => Confine(spec.CloudCertificatePath, keyRoots, "cloud certificate"));

@@ -1,0 +1,200 @@
+using System.Net;
+using System.Runtime.InteropServices;
+using System.Security.Cryptography;
+using System.Text;
+using Amazon.S3;
+using Amazon.S3.Model;
+using BundleCluster.Format.Errors;
+using BundleCluster.Storage.S3;
+using S3Location = BundleCluster.Storage.S3.S3Location;
+
+namespace BundleCluster.Storage.Sinks;
+
+/// <summary>
+/// A bundle in an S3 bucket, laid out as ec2-upload-bundle lays it out (parts and manifest side by side under the
+/// key prefix). Parts are uploaded as they are sealed to a per-job staging prefix, each PUT with Content-MD5; the
+/// commit copies them to their final names (which depend on the part count) with the canned ACL, then PUTs the
+/// manifest — last — and removes the staging objects. Abort removes staged and committed parts; no manifest remains.
+/// </summary>
+public sealed class S3BundleSink : IBundleSink, IDisposable
+{
+    private readonly S3Location _location;
+    private readonly S3Settings _settings;
+    private readonly AmazonS3Client _client;
+    private readonly string _staging;
+    private readonly List<string> _committed = [];
+
+    public S3BundleSink(S3Location location, string jobId, S3Settings settings)
+    {
+        _location = location;
+        _settings = settings;
+        _client = settings.CreateClient();
+        _staging = location.Key($".bundlecluster-{jobId}/");
+    }
+
+    public string Describe() => _location.ToString();
+
+    public async Task PrepareAsync(string prefix, bool overwrite, CancellationToken ct)
+    {
+        string manifest = _location.Key(prefix + ".manifest.xml");
+        try
+        {
+            if (await ExistsAsync(manifest, ct) && !overwrite)
+            {
+                throw BundleException.InvalidParameter(
+                    $"{_location} already holds a bundle named '{prefix}' ({manifest}); delete it, choose another prefix or pass --overwrite");
+            }
+
+            // A small probe object proves the bucket takes writes (with the ACL we will send) before any image byte is read.
+            string probe = _staging + ".write-probe";
+            await PutAsync(probe, Array.Empty<byte>(), _settings.CannedAcl, ct);
+            await _client.DeleteObjectAsync(_location.Bucket, probe, ct);
+        }
+        catch (AmazonS3Exception ex)
+        {
+            throw Explain(ex);
+        }
+    }
+
+    public async Task WritePartAsync(int index, ReadOnlyMemory<byte> data, CancellationToken ct)
+    {
+        try
+        {
+            await PutAsync(_staging + $"part.{index}", data, acl: null, ct);
+        }
+        catch (AmazonS3Exception ex)
+        {
+            throw Explain(ex);
+        }
+    }
+
+    public async Task<long?> StagedPartLengthAsync(int index, CancellationToken ct)
+    {
+        try
+        {
+            return (await _client.GetObjectMetadataAsync(_location.Bucket, _staging + $"part.{index}", ct)).ContentLength;
+        }
+        catch (AmazonS3Exception ex) when (ex.StatusCode == HttpStatusCode.NotFound)
+        {
+            return null;
+        }
+    }
+
+    public async Task CommitAsync(string manifestFileName, IReadOnlyList<string> partFileNames, string manifestText, CancellationToken ct)
+    {
+        try
+        {
+            string manifest = _location.Key(manifestFileName);
+            await _client.DeleteObjectAsync(_location.Bucket, manifest, ct); // never pair an old manifest with new parts
+            for (int i = 0; i < partFileNames.Count; i++)
+            {
+                string target = _location.Key(partFileNames[i]);
+                var copy = new CopyObjectRequest
+                {
+                    SourceBucket = _location.Bucket,
+                    SourceKey = _staging + $"part.{i}",
+                    DestinationBucket = _location.Bucket,
+                    DestinationKey = target,
+                };
+                if (_settings.CannedAcl is { } acl)
+                {
+                    copy.CannedACL = acl;
+                }
+
+                await _client.CopyObjectAsync(copy, ct);
+                _committed.Add(target);
+            }
+
+            await PutAsync(manifest, Encoding.UTF8.GetBytes(manifestText), _settings.CannedAcl, ct);
+            await DeleteStagingAsync(ct);
+        }
+        catch (AmazonS3Exception ex)
+        {
+            throw Explain(ex);
+        }
+    }
+
+    public async Task AbortAsync(CancellationToken ct)
+    {
+        await DeleteStagingAsync(ct);
+        foreach (string key in _committed)
+        {
+            await _client.DeleteObjectAsync(_location.Bucket, key, ct);
+        }
+
+        _committed.Clear();
+    }
+
+    private async Task PutAsync(string key, ReadOnlyMemory<byte> data, S3CannedACL? acl, CancellationToken ct)
+    {
+        MemoryStream body = MemoryMarshal.TryGetArray(data, out ArraySegment<byte> segment)
+            ? new MemoryStream(segment.Array!, segment.Offset, segment.Count, writable: false)
+            : new MemoryStream(data.ToArray(), writable: false);
+        await using (body)
+        {
+            var put = new PutObjectRequest
+            {
+                BucketName = _location.Bucket,
+                Key = key,
+                InputStream = body,
+                AutoCloseStream = false,
+                MD5Digest = Convert.ToBase64String(MD5.HashData(data.Span)), // the store checks what it received
+                UseChunkEncoding = !_settings.PlainBodies,
+                ContentType = "application/octet-stream",
+            };
+            if (acl is not null)
+            {
+                put.CannedACL = acl;
+            }
+
+            await _client.PutObjectAsync(put, ct);
+        }
+    }
+
+    private async Task<bool> ExistsAsync(string key, CancellationToken ct)
+    {
+        try
+        {
+            await _client.GetObjectMetadataAsync(_location.Bucket, key, ct);
+            return true;
+        }
+        catch (AmazonS3Exception ex) when (ex.StatusCode == HttpStatusCode.NotFound && ex.ErrorCode != "NoSuchBucket")
+        {
+            return false;
+        }
+    }
+
+    private async Task DeleteStagingAsync(CancellationToken ct)
+    {
+        var list = new ListObjectsV2Request { BucketName = _location.Bucket, Prefix = _staging };
+        ListObjectsV2Response page;
+        do
+        {
+            page = await _client.ListObjectsV2Async(list, ct);
+            foreach (S3Object item in page.S3Objects ?? [])
+            {
+                await _client.DeleteObjectAsync(_location.Bucket, item.Key, ct);
+            }
+
+            list.ContinuationToken = page.NextContinuationToken;
+        }
+        while (page.IsTruncated == true);
+    }
+
+    /// <summary>One clear line for the S3 errors a user can fix.</summary>
+    private BundleException Explain(AmazonS3Exception ex) => ex.ErrorCode switch
+    {
+        "NoSuchBucket" => new BundleException(BundleErrorKind.FileNotFound, $"bucket '{_location.Bucket}' does not exist (or is not in this region/endpoint)", ex),
+        "AccessDenied" or "InvalidAccessKeyId" or "SignatureDoesNotMatch" =>
+            BundleException.InvalidParameter($"access to {_location} was denied ({ex.ErrorCode}); check the credentials and the bucket policy"),
+        "AccessControlListNotSupported" =>
+            BundleException.InvalidParameter($"bucket '{_location.Bucket}' has ACLs disabled; pass --acl none"),
+        "PermanentRedirect" or "AuthorizationHeaderMalformed" =>
+            BundleException.InvalidParameter($"bucket '{_location.Bucket}' is in another region; pass --region"),
+        _ when ex.StatusCode == HttpStatusCode.NotFound && ex.Message.Contains("bucket", StringComparison.OrdinalIgnoreCase) =>
+            new BundleException(BundleErrorKind.FileNotFound, $"bucket '{_location.Bucket}' does not exist", ex),
+        _ => new BundleException(BundleErrorKind.Failed, $"S3 request to {_location} failed: {ex.ErrorCode} {ex.Message}", ex),
+    };
+
+    public void Dispose() => _client.Dispose();
+}
