@@ -31,9 +31,9 @@ public static class BundleCtl
                 DemoCommand.Create(),
             },
         };
-        foreach (Command jobCommand in JobCommands.Create())
+        foreach (Command command in JobCommands.Create().Concat(S3BundleCommands.Create()))
         {
-            root.Subcommands.Add(jobCommand);
+            root.Subcommands.Add(command);
         }
 
         ParseResult parsed = root.Parse(args);

@@ -25,10 +25,7 @@ internal static class BundleImageCommand
     private static readonly Option<int> Level = new("--level") { Description = "gzip level 1-9 (default 6; ec2-ami-tools uses 9)", DefaultValueFactory = _ => BundleJobSpec.DefaultCompressionLevel };
     private static readonly Option<int> SliceMiB = new("--slice-mib") { Description = "Tar-stream MiB per chunk work item (default 4)", DefaultValueFactory = _ => BundleJobSpec.DefaultSliceSize >> 20 };
     private static readonly Option<bool> Overwrite = new("--overwrite") { Description = "Replace a bundle with the same prefix at the destination" };
-    private static readonly Option<string> EndpointUrl = CliOptions.Text("--endpoint-url", "", "S3-compatible endpoint for an s3:// destination (path-style addressing)");
-    private static readonly Option<string> Region = CliOptions.Text("--region", "", "AWS region of an s3:// destination");
-    private static readonly Option<string> Acl = new("--acl") { Description = "Canned ACL for an s3:// bundle: aws-exec-read (default), public-read, …, or none", DefaultValueFactory = _ => "aws-exec-read" };
-    private static readonly Option<bool> S3Compat = new("--s3-compat") { Description = "For stores without the SDK's streaming checksums: plain bodies with Content-MD5" };
+    private static readonly S3CliOptions S3 = new();
     private static readonly Option<string> Cluster = ClusterOptions.Cluster(required: false);
     private static readonly Option<bool> NoWait = new("--no-wait") { Description = "With --cluster: print the job id and return at once" };
     private static readonly Option<string> IdempotencyKey = new("--idempotency-key") { Description = "With --cluster: submitting the same key again returns the same job" };
@@ -38,8 +35,9 @@ internal static class BundleImageCommand
         var command = new Command("bundle-image", "Bundle an image: tar, gzip, AES-128-CBC, 10 MiB parts and a signed manifest")
         {
             Image, Cert, PrivateKey, User, Destination, Prefix, Arch, Ec2Cert, Kernel, Ramdisk, Mappings, ProductCodes, Level, SliceMiB, Overwrite,
-            Cluster, ClusterOptions.ClusterId, NoWait, IdempotencyKey, EndpointUrl, Region, Acl, S3Compat,
+            Cluster, ClusterOptions.ClusterId, NoWait, IdempotencyKey,
         };
+        S3.AddTo(command);
         command.SetAction((parsed, ct) => BundleCtl.GuardAsync(parsed, context => RunAsync(parsed, context, ct), ct));
         return command;
     }
@@ -52,7 +50,7 @@ internal static class BundleImageCommand
             ImagePath = Path.GetFullPath(parsed.GetValue(Image)!),
             Destination = S3Location.IsS3(parsed.GetValue(Destination)!) ? parsed.GetValue(Destination)! : Path.GetFullPath(parsed.GetValue(Destination)!),
             S3 = S3Location.IsS3(parsed.GetValue(Destination)!)
-                ? new S3Options(parsed.GetValue(EndpointUrl), parsed.GetValue(Region), parsed.GetValue(Acl)!, parsed.GetValue(S3Compat))
+                ? S3.Spec(parsed)
                 : null,
             Prefix = parsed.GetValue(Prefix),
             Architecture = parsed.GetValue(Arch) ?? "x86_64",

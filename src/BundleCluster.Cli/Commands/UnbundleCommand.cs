@@ -1,5 +1,6 @@
 using System.CommandLine;
 using BundleCluster.Format.Unbundling;
+using BundleCluster.Storage.S3;
 
 namespace BundleCluster.Cli.Commands;
 
@@ -10,21 +11,26 @@ internal static class UnbundleCommand
     {
         Option<string> manifest = CliOptions.Text("--manifest", "-m", "The bundle's manifest file", required: true);
         Option<string> privateKey = CliOptions.Text("--privatekey", "-k", "Your PEM RSA private key, or the cloud's (default: $EC2_PRIVATE_KEY)");
-        Option<string> source = CliOptions.Text("--source", "-s", "Directory holding the parts (default: the manifest's directory)");
+        Option<string> source = CliOptions.Text("--source", "-s", "Directory, or s3://bucket/prefix, holding the parts (default: the manifest's directory)");
+        var s3 = new S3CliOptions();
         Option<string> destination = CliOptions.Text("--destination", "-d", "Directory to restore the image into (default: current directory)");
         Option<string> cert = CliOptions.Text("--cert", "-c", "Certificate to verify the manifest signature with");
         var command = verifyOnly
             ? new Command("verify", "Check a bundle completely (signature, key, part digests, tar digest, size) without writing the image") { manifest, privateKey, source, cert }
             : new Command("unbundle", "Restore the image from a bundle, checking everything on the way") { manifest, privateKey, source, destination, cert };
+        s3.AddTo(command);
         command.SetAction((parsed, ct) => BundleCtl.GuardAsync(parsed, async context =>
         {
             string manifestPath = parsed.GetValue(manifest)!;
             // ec2-unbundle defaults -s to the current directory; the manifest's own directory is what users mean.
             string sourceDirectory = parsed.GetValue(source) ?? Path.GetDirectoryName(Path.GetFullPath(manifestPath))!;
+            IPartSource parts = S3Location.IsS3(sourceDirectory)
+                ? new S3PartSource(S3Location.Parse(sourceDirectory), s3.Settings(parsed))
+                : DirectoryPartSource.ForDirectory(sourceDirectory);
             var request = new UnbundleRequest(
                 manifestPath,
                 CliOptions.Require(parsed, privateKey, "EC2_PRIVATE_KEY"),
-                DirectoryPartSource.ForDirectory(sourceDirectory),
+                parts,
                 verifyOnly ? null : parsed.GetValue(destination) ?? Directory.GetCurrentDirectory(),
                 parsed.GetValue(cert));
             UnbundleResult result = await Unbundler.RunAsync(request, ct);

@@ -11,13 +11,14 @@ namespace BundleCluster.Storage.S3;
 /// <param name="Region">The region (default: the SDK's, else us-east-1).</param>
 /// <param name="Acl">Canned ACL for parts and manifest: aws-exec-read (ec2-upload-bundle's default), public-read, …; "none" sends no ACL (buckets with ACLs disabled).</param>
 /// <param name="PlainBodies">Compatibility: plain request bodies with Content-MD5 and checksums only when required, for stores that do not understand the SDK's streaming checksums.</param>
-public sealed record S3Settings(string? EndpointUrl = null, string? Region = null, string Acl = "aws-exec-read", bool PlainBodies = false)
+/// <param name="Retries">Retries per request (exponential backoff with jitter) for 5xx, SlowDown, timeouts and resets.</param>
+public sealed record S3Settings(string? EndpointUrl = null, string? Region = null, string Acl = "aws-exec-read", bool PlainBodies = false, int Retries = 5)
 {
     public static S3Settings Default { get; } = new();
 
     public AmazonS3Client CreateClient()
     {
-        var config = new AmazonS3Config { MaxErrorRetry = 5, RetryMode = RequestRetryMode.Standard };
+        var config = new AmazonS3Config { MaxErrorRetry = Retries, RetryMode = RequestRetryMode.Standard };
         if (EndpointUrl is not null)
         {
             Environment.SetEnvironmentVariable("AWS_EC2_METADATA_DISABLED", "true");

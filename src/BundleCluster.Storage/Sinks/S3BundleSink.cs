@@ -181,20 +181,7 @@ public sealed class S3BundleSink : IBundleSink, IDisposable
         while (page.IsTruncated == true);
     }
 
-    /// <summary>One clear line for the S3 errors a user can fix.</summary>
-    private BundleException Explain(AmazonS3Exception ex) => ex.ErrorCode switch
-    {
-        "NoSuchBucket" => new BundleException(BundleErrorKind.FileNotFound, $"bucket '{_location.Bucket}' does not exist (or is not in this region/endpoint)", ex),
-        "AccessDenied" or "InvalidAccessKeyId" or "SignatureDoesNotMatch" =>
-            BundleException.InvalidParameter($"access to {_location} was denied ({ex.ErrorCode}); check the credentials and the bucket policy"),
-        "AccessControlListNotSupported" =>
-            BundleException.InvalidParameter($"bucket '{_location.Bucket}' has ACLs disabled; pass --acl none"),
-        "PermanentRedirect" or "AuthorizationHeaderMalformed" =>
-            BundleException.InvalidParameter($"bucket '{_location.Bucket}' is in another region; pass --region"),
-        _ when ex.StatusCode == HttpStatusCode.NotFound && ex.Message.Contains("bucket", StringComparison.OrdinalIgnoreCase) =>
-            new BundleException(BundleErrorKind.FileNotFound, $"bucket '{_location.Bucket}' does not exist", ex),
-        _ => new BundleException(BundleErrorKind.Failed, $"S3 request to {_location} failed: {ex.ErrorCode} {ex.Message}", ex),
-    };
+    private BundleException Explain(AmazonS3Exception ex) => S3Errors.Explain(ex, _location);
 
     public void Dispose() => _client.Dispose();
 }
