@@ -14,7 +14,8 @@ public sealed record ImageSlicePlan(
     [property: Id(5)] long MtimeUnixSeconds,
     [property: Id(6)] long TarLength,
     [property: Id(7)] int SliceSize,
-    [property: Id(8)] int CompressionLevel)
+    [property: Id(8)] int CompressionLevel,
+    [property: Id(9)] Jobs.S3Options? S3 = null)
 {
     public int SliceCount => checked((int)((TarLength + SliceSize - 1) / SliceSize));
 }

@@ -10,7 +10,7 @@ namespace BundleCluster.Cli.Commands;
 /// <summary><c>bundlectl bundle-image</c>: ec2-bundle-image's flags, run on the embedded silo.</summary>
 internal static class BundleImageCommand
 {
-    private static readonly Option<string> Image = CliOptions.Text("--image", "-i", "The image file to bundle", required: true);
+    private static readonly Option<string> Image = CliOptions.Text("--image", "-i", "The image file (or s3://bucket/key) to bundle", required: true);
     private static readonly Option<string> Cert = CliOptions.Text("--cert", "-c", "Your PEM X.509 certificate (default: $EC2_CERT)");
     private static readonly Option<string> PrivateKey = CliOptions.Text("--privatekey", "-k", "Your PEM RSA private key (default: $EC2_PRIVATE_KEY)");
     private static readonly Option<string> User = CliOptions.Text("--user", "-u", "Your 12-digit AWS account number, hyphens allowed (default: $EC2_USER_ID)");
@@ -47,11 +47,9 @@ internal static class BundleImageCommand
         string cert = CliOptions.Require(parsed, Cert, "EC2_CERT");
         BundleJobSpec spec = new()
         {
-            ImagePath = Path.GetFullPath(parsed.GetValue(Image)!),
+            ImagePath = S3Location.IsS3(parsed.GetValue(Image)!) ? parsed.GetValue(Image)! : Path.GetFullPath(parsed.GetValue(Image)!),
             Destination = S3Location.IsS3(parsed.GetValue(Destination)!) ? parsed.GetValue(Destination)! : Path.GetFullPath(parsed.GetValue(Destination)!),
-            S3 = S3Location.IsS3(parsed.GetValue(Destination)!)
-                ? S3.Spec(parsed)
-                : null,
+            S3 = S3Location.IsS3(parsed.GetValue(Destination)!) || S3Location.IsS3(parsed.GetValue(Image)!) ? S3.Spec(parsed) : null,
             Prefix = parsed.GetValue(Prefix),
             Architecture = parsed.GetValue(Arch) ?? "x86_64",
             User = CliOptions.Require(parsed, User, "EC2_USER_ID"),

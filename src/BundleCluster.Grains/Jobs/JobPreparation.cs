@@ -36,7 +36,7 @@ internal static class JobPreparation
         // A clustered silo only touches what its operator allowed: images and bundles under the allowed roots, key
         // files under the key roots (or the allowed roots).
         IReadOnlyCollection<string> keyRoots = options.AllowedRoots.Count == 0 ? [] : [.. options.KeyRoots, .. options.AllowedRoots];
-        Field("image", () => Confine(spec.ImagePath, options.AllowedRoots, "image"));
+        Field("image", () => Storage.S3.S3Location.IsS3(spec.ImagePath) || Confine(spec.ImagePath, options.AllowedRoots, "image"));
         Field("destination", () => Storage.S3.S3Location.IsS3(spec.Destination) || Confine(spec.Destination, options.AllowedRoots, "destination"));
         Field("privateKey", () => Confine(spec.PrivateKeyPath, keyRoots, "private key"));
         Field("userCertificate", () => Confine(spec.UserCertificatePath, keyRoots, "user certificate"));
@@ -55,12 +55,23 @@ internal static class JobPreparation
         Field("privateKey", () => RequireMatchingPair(userCert, privateKey, spec));
 
         ImageSlicePlan plan;
-        await using (FileImageReader image = Field("image", () => FileImageReader.Open(spec.ImagePath)))
+        OpenedImage opened;
+        try
         {
-            var layout = new TarStreamLayout(prefix, image.Length, image.MtimeUnixSeconds);
+            opened = await ImageReaders.OpenAsync(spec.ImagePath, PlanExtensionsSettings(spec), null, ct);
+        }
+        catch (BundleException ex)
+        {
+            throw new JobValidationException("image", ex);
+        }
+
+        await using (opened.Reader)
+        {
+            var layout = new TarStreamLayout(prefix, opened.Reader.Length, opened.MtimeUnixSeconds);
             SlicePlan slices = Field("sliceSize", () => SlicePlan.For(layout.Length, spec.SliceSize));
-            plan = new ImageSlicePlan(jobId, Path.GetFullPath(spec.ImagePath), image.Version, prefix, image.Length,
-                image.MtimeUnixSeconds, layout.Length, slices.SliceSize, spec.CompressionLevel);
+            string imagePath = Storage.S3.S3Location.IsS3(spec.ImagePath) ? spec.ImagePath : Path.GetFullPath(spec.ImagePath);
+            plan = new ImageSlicePlan(jobId, imagePath, opened.Version, prefix, opened.Reader.Length,
+                opened.MtimeUnixSeconds, layout.Length, slices.SliceSize, spec.CompressionLevel, spec.S3);
         }
 
         try
@@ -75,6 +86,8 @@ internal static class JobPreparation
         using BundleKey key = BundleKey.Generate();
         return new Prepared(plan, WrappedBundleKey.Wrap(key, userCert, cloudCert), prefix);
     }
+
+    private static Storage.S3.S3Settings? PlanExtensionsSettings(BundleJobSpec spec) => Pipeline.PlanExtensions.Settings(spec.S3);
 
     private static bool Confine(string path, IReadOnlyCollection<string> roots, string what)
     {

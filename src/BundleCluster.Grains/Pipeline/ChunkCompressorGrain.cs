@@ -27,7 +27,7 @@ internal sealed class ChunkCompressorGrain(CpuWorkLimiter cpu, ILocalSiloDetails
         SliceRange range = plan.Slices()[index];
         CompressedSlice slice = await cpu.RunAsync(async () =>
         {
-            await using FileImageReader image = plan.OpenImage();
+            await using BundleCluster.Format.IImageReader image = await plan.OpenImageAsync(CancellationToken.None);
             return await Bundler.CompressAsync(plan.Layout(), image, range, plan.CompressionLevel, CancellationToken.None);
         });
         _slice?.Dispose();

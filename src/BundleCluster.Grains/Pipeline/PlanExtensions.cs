@@ -14,13 +14,16 @@ internal static class PlanExtensions
 
     public static SlicePlan Slices(this ImageSlicePlan plan) => new(plan.TarLength, plan.SliceSize);
 
-    /// <summary>Opens the image, failing if it is no longer the version the job planned against.</summary>
-    public static FileImageReader OpenImage(this ImageSlicePlan plan) => FileImageReader.Open(plan.ImagePath, plan.ImageVersion);
+    /// <summary>Opens the image (file or s3://), failing if it is no longer the version the job planned against.</summary>
+    public static async Task<BundleCluster.Format.IImageReader> OpenImageAsync(this ImageSlicePlan plan, CancellationToken ct) =>
+        (await ImageReaders.OpenAsync(plan.ImagePath, Settings(plan.S3), plan.ImageVersion, ct)).Reader;
+
+    public static Storage.S3.S3Settings? Settings(Abstractions.Jobs.S3Options? s3) =>
+        s3 is null ? null : new Storage.S3.S3Settings(s3.EndpointUrl, s3.Region, s3.Acl, s3.PlainBodies);
 
     /// <summary>Opens the sink a job's destination names, with its S3 settings if any.</summary>
     public static Storage.Sinks.IBundleSink OpenSink(string destination, string jobId, Abstractions.Jobs.S3Options? s3) =>
-        Storage.Sinks.BundleSinks.Open(destination, jobId,
-            s3 is null ? null : new Storage.S3.S3Settings(s3.EndpointUrl, s3.Region, s3.Acl, s3.PlainBodies));
+        Storage.Sinks.BundleSinks.Open(destination, jobId, Settings(s3));
 
     /// <summary>The error kind reported for an exception: the BundleException kind, or Failed.</summary>
     public static string ErrorKind(this Exception ex) => ex switch

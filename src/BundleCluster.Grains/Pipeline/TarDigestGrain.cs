@@ -22,7 +22,7 @@ internal sealed class TarDigestGrain(IOptions<BundleClusterOptions> options) : B
         {
             Task<string> digest = Task.Factory.StartNew(async () =>
             {
-                await using FileImageReader image = plan.OpenImage();
+                await using BundleCluster.Format.IImageReader image = await plan.OpenImageAsync(ct);
                 return await TarStreamDigest.ComputeAsync(plan.Layout(), image, n => Volatile.Write(ref digested, n), ct);
             }, ct, TaskCreationOptions.LongRunning, TaskScheduler.Default).Unwrap();
 
