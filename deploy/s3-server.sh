@@ -10,7 +10,7 @@ case "$cmd" in
   start)
     port=${2:?port}; dir=${3:?state directory}
     if [ ! -x "$here/s3/node_modules/.bin/node" ] || [ ! -d "$here/s3/node_modules/fauxqs" ]; then
-      (cd "$here/s3" && npm install --no-audit --no-fund --loglevel=error --no-save node@22 fauxqs@2.4.1 >/dev/null 2>&1) \
+      (cd "$here/s3" && { [ -f package.json ] || echo '{"private": true}' > package.json; } && npm install --no-audit --no-fund --loglevel=error --no-save node@22 fauxqs@2.4.1 >/dev/null 2>&1) \
         || { echo "cannot install node@22 and fauxqs@2.4.1 from npm" >&2; exit 1; }
     fi
     mkdir -p "$dir/data"

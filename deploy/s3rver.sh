@@ -10,7 +10,7 @@ case "$cmd" in
     port=${2:?port}; dir=${3:?state directory}; bucket=${4:?bucket}
     mkdir -p "$here/s3rver" "$dir/data"
     if [ ! -d "$here/s3rver/node_modules/s3rver" ]; then
-      (cd "$here/s3rver" && npm install --no-audit --no-fund --loglevel=error --no-save s3rver@3.7.1 >/dev/null 2>&1) \
+      (cd "$here/s3rver" && { [ -f package.json ] || echo '{"private": true}' > package.json; } && npm install --no-audit --no-fund --loglevel=error --no-save s3rver@3.7.1 >/dev/null 2>&1) \
         || { echo "cannot install s3rver@3.7.1 from npm" >&2; exit 1; }
     fi
     # --openssl-legacy-provider: without it paged listings answer 500 on current Node.
