@@ -9,10 +9,14 @@ cmd=${1:?start|stop}
 case "$cmd" in
   start)
     port=${2:?port}; dir=${3:?state directory}
-    if [ ! -x "$here/s3/node_modules/.bin/node" ] || [ ! -d "$here/s3/node_modules/fauxqs" ]; then
-      (cd "$here/s3" && { [ -f package.json ] || echo '{"private": true}' > package.json; } && npm install --no-audit --no-fund --loglevel=error --no-save node@22 fauxqs@2.4.1 >/dev/null 2>&1) \
-        || { echo "cannot install node@22 and fauxqs@2.4.1 from npm" >&2; exit 1; }
-    fi
+    (
+      flock 9 # tests start several servers at once: one installs, the others wait
+      if [ ! -x "$here/s3/node_modules/.bin/node" ] || [ ! -d "$here/s3/node_modules/fauxqs" ]; then
+        cd "$here/s3" && { [ -f package.json ] || echo '{"private": true}' > package.json; } \
+          && npm install --no-audit --no-fund --loglevel=error --no-save node@22 fauxqs@2.4.1 >/dev/null 2>&1 \
+          || { echo "cannot install node@22 and fauxqs@2.4.1 from npm" >&2; exit 1; }
+      fi
+    ) 9>"$here/s3/.install.lock"
     mkdir -p "$dir/data"
     (cd "$here/s3" && exec node_modules/.bin/node fauxqs-local.mjs "$port" "$dir/data" > "$dir/s3-$port.log" 2>&1) &
     echo $! > "$dir/s3.pid"

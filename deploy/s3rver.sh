@@ -9,10 +9,14 @@ case "$cmd" in
   start)
     port=${2:?port}; dir=${3:?state directory}; bucket=${4:?bucket}
     mkdir -p "$here/s3rver" "$dir/data"
-    if [ ! -d "$here/s3rver/node_modules/s3rver" ]; then
-      (cd "$here/s3rver" && { [ -f package.json ] || echo '{"private": true}' > package.json; } && npm install --no-audit --no-fund --loglevel=error --no-save s3rver@3.7.1 >/dev/null 2>&1) \
-        || { echo "cannot install s3rver@3.7.1 from npm" >&2; exit 1; }
-    fi
+    (
+      flock 9 # tests start several servers at once: one installs, the others wait
+      if [ ! -d "$here/s3rver/node_modules/s3rver" ]; then
+        cd "$here/s3rver" && { [ -f package.json ] || echo '{"private": true}' > package.json; } \
+          && npm install --no-audit --no-fund --loglevel=error --no-save s3rver@3.7.1 >/dev/null 2>&1 \
+          || { echo "cannot install s3rver@3.7.1 from npm" >&2; exit 1; }
+      fi
+    ) 9>"$here/s3rver/.install.lock"
     # --openssl-legacy-provider: without it paged listings answer 500 on current Node.
     node --openssl-legacy-provider "$here/s3rver/node_modules/s3rver/bin/s3rver.js" -d "$dir/data" -a 127.0.0.1 -p "$port" \
       --configure-bucket "$bucket" --no-vhost-buckets > "$dir/s3rver-$port.log" 2>&1 &
