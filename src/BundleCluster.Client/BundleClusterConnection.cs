@@ -23,7 +23,11 @@ public static class BundleClusterConnection
     /// <exception cref="ClusterUnreachableException">Redis or every silo is unreachable.</exception>
     public static async Task<ConnectedBundleCluster> ConnectAsync(BundleClusterConnectionOptions options, CancellationToken ct = default)
     {
-        HostApplicationBuilder builder = Host.CreateApplicationBuilder(new HostApplicationBuilderSettings { DisableDefaults = true });
+        HostApplicationBuilder builder = Host.CreateApplicationBuilder(new HostApplicationBuilderSettings
+        {
+            DisableDefaults = true,
+            ContentRootPath = AppContext.BaseDirectory, // not the current directory, which need not exist
+        });
         builder.Logging.ClearProviders();
         builder.AddBundleClusterClient(options);
         IHost host = builder.Build();

@@ -14,7 +14,7 @@ public static class ExternalTool
             RedirectStandardOutput = true,
             RedirectStandardError = true,
             UseShellExecute = false,
-            WorkingDirectory = workingDirectory ?? Environment.CurrentDirectory,
+            WorkingDirectory = workingDirectory ?? Path.GetTempPath(), // never depend on the test host's current directory
         };
         foreach (string a in args)
         {
