@@ -31,12 +31,26 @@ public sealed class TestIdentity
 
     private static TestIdentity Write(string directory, string name, RSA key)
     {
-        var request = new CertificateRequest($"CN=bundlecluster-test-{name}", key, HashAlgorithmName.SHA256, RSASignaturePadding.Pkcs1);
-        using X509Certificate2 cert = request.CreateSelfSigned(DateTimeOffset.UtcNow.AddDays(-1), DateTimeOffset.UtcNow.AddYears(1));
         string certPath = Path.Combine(directory, $"{name}-cert.pem");
         string keyPath = Path.Combine(directory, $"{name}-pk.pem");
-        File.WriteAllText(certPath, cert.ExportCertificatePem());
-        File.WriteAllText(keyPath, key.ExportRSAPrivateKeyPem());
+        if (File.Exists(certPath) && File.Exists(keyPath))
+        {
+            // Already written by this test run (the key is shared): rewriting would race with silos reading it.
+            return new TestIdentity(certPath, keyPath);
+        }
+
+        var request = new CertificateRequest($"CN=bundlecluster-test-{name}", key, HashAlgorithmName.SHA256, RSASignaturePadding.Pkcs1);
+        using X509Certificate2 cert = request.CreateSelfSigned(DateTimeOffset.UtcNow.AddDays(-1), DateTimeOffset.UtcNow.AddYears(1));
+        WriteAtomically(certPath, cert.ExportCertificatePem());
+        WriteAtomically(keyPath, key.ExportRSAPrivateKeyPem());
         return new TestIdentity(certPath, keyPath);
+    }
+
+    /// <summary>Readers see the old file or the new one, never a half-written one.</summary>
+    private static void WriteAtomically(string path, string text)
+    {
+        string temporary = $"{path}.{Guid.NewGuid():N}.tmp";
+        File.WriteAllText(temporary, text);
+        File.Move(temporary, path, overwrite: true);
     }
 }
