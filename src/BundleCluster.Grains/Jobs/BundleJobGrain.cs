@@ -109,6 +109,13 @@ internal sealed partial class BundleJobGrain(
 
     public Task<BundleJobStatus> GetStatusAsync() => Task.FromResult(Status);
 
+    public override Task OnDeactivateAsync(DeactivationReason reason, CancellationToken cancellationToken)
+    {
+        _sink?.Dispose(); // an S3 sink holds an HTTP client
+        _sink = null;
+        return Task.CompletedTask;
+    }
+
     public override async Task OnActivateAsync(CancellationToken cancellationToken)
     {
         if (State.Status?.State == BundleJobState.Running)

@@ -31,7 +31,7 @@ internal sealed partial class BundleSealerGrain(
     {
         ImageSlicePlan plan = request.Plan;
         var job = GrainFactory.GetGrain<IBundleJobReports>(plan.JobId);
-        IBundleSink sink = PlanExtensions.OpenSink(request.Destination, plan.JobId, request.S3);
+        using IBundleSink sink = PlanExtensions.OpenSink(request.Destination, plan.JobId, request.S3);
         var window = new Queue<(int Index, Task<ChunkSummary> Summary)>();
         try
         {

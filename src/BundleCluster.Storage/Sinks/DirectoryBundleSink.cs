@@ -94,6 +94,11 @@ public sealed class DirectoryBundleSink : IBundleSink
         Directory.Delete(_staging, recursive: true);
     }
 
+    public void Dispose()
+    {
+        // Nothing held open between calls.
+    }
+
     public Task AbortAsync(CancellationToken ct)
     {
         if (Directory.Exists(_staging))

@@ -4,7 +4,7 @@ namespace BundleCluster.Storage.Sinks;
 /// Where a bundle is committed. Parts are staged as they are sealed; the commit puts them in place and writes the
 /// manifest last, so a destination never holds a manifest whose parts are missing. Abort removes everything staged.
 /// </summary>
-public interface IBundleSink
+public interface IBundleSink : IDisposable
 {
     /// <summary>Names the destination in messages.</summary>
     string Describe();

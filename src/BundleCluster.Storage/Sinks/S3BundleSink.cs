@@ -16,7 +16,7 @@ namespace BundleCluster.Storage.Sinks;
 /// commit copies them to their final names (which depend on the part count) with the canned ACL, then PUTs the
 /// manifest — last — and removes the staging objects. Abort removes staged and committed parts; no manifest remains.
 /// </summary>
-public sealed class S3BundleSink : IBundleSink, IDisposable
+public sealed class S3BundleSink : IBundleSink
 {
     private readonly S3Location _location;
     private readonly S3Settings _settings;
