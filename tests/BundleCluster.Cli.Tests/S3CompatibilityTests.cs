@@ -13,8 +13,7 @@ public sealed class S3CompatibilityTests : IDisposable
 
     public S3CompatibilityTests()
     {
-        Environment.SetEnvironmentVariable("AWS_ACCESS_KEY_ID", "S3RVER");
-        Environment.SetEnvironmentVariable("AWS_SECRET_ACCESS_KEY", "S3RVER");
+        S3TestServer.UseTestCredentials();
         ExternalTool.Bash($"bash '{RepositoryPaths.Root}/deploy/s3rver.sh' start {_port} '{_dir.Sub("server")}' compat");
     }
 
