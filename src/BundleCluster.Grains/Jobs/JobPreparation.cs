@@ -58,7 +58,7 @@ internal static class JobPreparation
         OpenedImage opened;
         try
         {
-            opened = await ImageReaders.OpenAsync(spec.ImagePath, PlanExtensionsSettings(spec), null, ct);
+            opened = await ImageReaders.OpenAsync(spec.ImagePath, Pipeline.PlanExtensions.Settings(spec.S3), null, ct);
         }
         catch (BundleException ex)
         {
@@ -86,8 +86,6 @@ internal static class JobPreparation
         using BundleKey key = BundleKey.Generate();
         return new Prepared(plan, WrappedBundleKey.Wrap(key, userCert, cloudCert), prefix);
     }
-
-    private static Storage.S3.S3Settings? PlanExtensionsSettings(BundleJobSpec spec) => Pipeline.PlanExtensions.Settings(spec.S3);
 
     private static bool Confine(string path, IReadOnlyCollection<string> roots, string what)
     {

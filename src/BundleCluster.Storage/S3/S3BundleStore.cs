@@ -122,37 +122,11 @@ public sealed class S3BundleStore(S3Location location, S3Settings settings, int 
         return ManifestReader.Parse(File.ReadAllText(path));
     }
 
-    private async Task<string?> RemoteEtagAsync(string key, CancellationToken ct)
-    {
-        try
-        {
-            return (await _client.GetObjectMetadataAsync(location.Bucket, key, ct)).ETag?.Trim('"');
-        }
-        catch (AmazonS3Exception ex) when (ex.StatusCode == HttpStatusCode.NotFound && ex.ErrorCode != "NoSuchBucket")
-        {
-            return null;
-        }
-    }
+    private async Task<string?> RemoteEtagAsync(string key, CancellationToken ct) =>
+        (await S3Objects.HeadAsync(_client, location.Bucket, key, ct))?.ETag?.Trim('"');
 
-    private async Task PutAsync(string key, byte[] data, CancellationToken ct)
-    {
-        using var body = new MemoryStream(data, writable: false);
-        var put = new PutObjectRequest
-        {
-            BucketName = location.Bucket,
-            Key = key,
-            InputStream = body,
-            MD5Digest = Convert.ToBase64String(MD5.HashData(data)),
-            UseChunkEncoding = !settings.PlainBodies,
-            ContentType = "application/octet-stream",
-        };
-        if (settings.CannedAcl is { } acl)
-        {
-            put.CannedACL = acl;
-        }
-
-        await _client.PutObjectAsync(put, ct);
-    }
+    private Task PutAsync(string key, byte[] data, CancellationToken ct) =>
+        S3Objects.PutAsync(_client, settings, location.Bucket, key, data, settings.CannedAcl, ct);
 
     private async Task<byte[]> GetAsync(string key, CancellationToken ct)
     {

@@ -1,4 +1,3 @@
-using System.Net;
 using Amazon.S3;
 using BundleCluster.Format.Unbundling;
 
@@ -9,17 +8,8 @@ public sealed class S3PartSource(S3Location location, S3Settings settings) : IPa
 {
     private readonly AmazonS3Client _client = settings.CreateClient();
 
-    public async ValueTask<long?> GetLengthAsync(string fileName, CancellationToken ct)
-    {
-        try
-        {
-            return (await _client.GetObjectMetadataAsync(location.Bucket, location.Key(fileName), ct)).ContentLength;
-        }
-        catch (AmazonS3Exception ex) when (ex.StatusCode == HttpStatusCode.NotFound)
-        {
-            return null;
-        }
-    }
+    public async ValueTask<long?> GetLengthAsync(string fileName, CancellationToken ct) =>
+        (await S3Objects.HeadAsync(_client, location.Bucket, location.Key(fileName), ct))?.ContentLength;
 
     public Stream Open(string fileName) =>
         _client.GetObjectAsync(location.Bucket, location.Key(fileName)).GetAwaiter().GetResult().ResponseStream;

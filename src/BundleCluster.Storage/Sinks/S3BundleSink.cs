@@ -1,6 +1,3 @@
-using System.Net;
-using System.Runtime.InteropServices;
-using System.Security.Cryptography;
 using System.Text;
 using Amazon.S3;
 using Amazon.S3.Model;
@@ -39,7 +36,7 @@ public sealed class S3BundleSink : IBundleSink
         string manifest = _location.Key(prefix + ".manifest.xml");
         try
         {
-            if (await ExistsAsync(manifest, ct) && !overwrite)
+            if (await S3Objects.HeadAsync(_client, _location.Bucket, manifest, ct) is not null && !overwrite)
             {
                 throw BundleException.InvalidParameter(
                     $"{_location} already holds a bundle named '{prefix}' ({manifest}); delete it, choose another prefix or pass --overwrite");
@@ -70,14 +67,7 @@ public sealed class S3BundleSink : IBundleSink
 
     public async Task<long?> StagedPartLengthAsync(int index, CancellationToken ct)
     {
-        try
-        {
-            return (await _client.GetObjectMetadataAsync(_location.Bucket, _staging + $"part.{index}", ct)).ContentLength;
-        }
-        catch (AmazonS3Exception ex) when (ex.StatusCode == HttpStatusCode.NotFound)
-        {
-            return null;
-        }
+        return (await S3Objects.HeadAsync(_client, _location.Bucket, _staging + $"part.{index}", ct))?.ContentLength;
     }
 
     public async Task CommitAsync(string manifestFileName, IReadOnlyList<string> partFileNames, string manifestText, CancellationToken ct)
@@ -125,44 +115,8 @@ public sealed class S3BundleSink : IBundleSink
         _committed.Clear();
     }
 
-    private async Task PutAsync(string key, ReadOnlyMemory<byte> data, S3CannedACL? acl, CancellationToken ct)
-    {
-        MemoryStream body = MemoryMarshal.TryGetArray(data, out ArraySegment<byte> segment)
-            ? new MemoryStream(segment.Array!, segment.Offset, segment.Count, writable: false)
-            : new MemoryStream(data.ToArray(), writable: false);
-        await using (body)
-        {
-            var put = new PutObjectRequest
-            {
-                BucketName = _location.Bucket,
-                Key = key,
-                InputStream = body,
-                AutoCloseStream = false,
-                MD5Digest = Convert.ToBase64String(MD5.HashData(data.Span)), // the store checks what it received
-                UseChunkEncoding = !_settings.PlainBodies,
-                ContentType = "application/octet-stream",
-            };
-            if (acl is not null)
-            {
-                put.CannedACL = acl;
-            }
-
-            await _client.PutObjectAsync(put, ct);
-        }
-    }
-
-    private async Task<bool> ExistsAsync(string key, CancellationToken ct)
-    {
-        try
-        {
-            await _client.GetObjectMetadataAsync(_location.Bucket, key, ct);
-            return true;
-        }
-        catch (AmazonS3Exception ex) when (ex.StatusCode == HttpStatusCode.NotFound && ex.ErrorCode != "NoSuchBucket")
-        {
-            return false;
-        }
-    }
+    private Task PutAsync(string key, ReadOnlyMemory<byte> data, S3CannedACL? acl, CancellationToken ct) =>
+        S3Objects.PutAsync(_client, _settings, _location.Bucket, key, data, acl, ct);
 
     private async Task DeleteStagingAsync(CancellationToken ct)
     {

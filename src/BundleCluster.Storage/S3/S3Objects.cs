@@ -1,0 +1,52 @@
+using System.Net;
+using System.Runtime.InteropServices;
+using System.Security.Cryptography;
+using Amazon.S3;
+using Amazon.S3.Model;
+
+namespace BundleCluster.Storage.S3;
+
+/// <summary>The two object calls every S3 component makes the same way: a checked PUT and a HEAD that may miss.</summary>
+internal static class S3Objects
+{
+    /// <summary>PUTs <paramref name="data"/> with Content-MD5 (the store checks what it received) and the ACL, if any.</summary>
+    public static async Task PutAsync(AmazonS3Client client, S3Settings settings, string bucket, string key,
+        ReadOnlyMemory<byte> data, S3CannedACL? acl, CancellationToken ct)
+    {
+        MemoryStream body = MemoryMarshal.TryGetArray(data, out ArraySegment<byte> segment)
+            ? new MemoryStream(segment.Array!, segment.Offset, segment.Count, writable: false)
+            : new MemoryStream(data.ToArray(), writable: false);
+        await using (body)
+        {
+            var put = new PutObjectRequest
+            {
+                BucketName = bucket,
+                Key = key,
+                InputStream = body,
+                AutoCloseStream = false,
+                MD5Digest = Convert.ToBase64String(MD5.HashData(data.Span)),
+                UseChunkEncoding = !settings.PlainBodies,
+                ContentType = "application/octet-stream",
+            };
+            if (acl is not null)
+            {
+                put.CannedACL = acl;
+            }
+
+            await client.PutObjectAsync(put, ct);
+        }
+    }
+
+    /// <summary>The object's metadata, or null when the key does not exist (a missing bucket still throws).</summary>
+    public static async Task<GetObjectMetadataResponse?> HeadAsync(AmazonS3Client client, string bucket, string key, CancellationToken ct)
+    {
+        try
+        {
+            return await client.GetObjectMetadataAsync(bucket, key, ct);
+        }
+        catch (AmazonS3Exception ex) when (ex.StatusCode == HttpStatusCode.NotFound && ex.ErrorCode != "NoSuchBucket")
+        {
+            return null;
+        }
+    }
+}
