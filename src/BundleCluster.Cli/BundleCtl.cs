@@ -48,7 +48,9 @@ public static class BundleCtl
             return ExitCodes.BadParameters;
         }
 
-        return await parsed.InvokeAsync(new InvocationConfiguration { Output = output, Error = error }, ct);
+        // Signals are handled by the caller (InterruptSignals), which cancels ct; System.CommandLine's own handler would
+        // kill the process two seconds after Ctrl+C, before cleanup finished.
+        return await parsed.InvokeAsync(new InvocationConfiguration { Output = output, Error = error, ProcessTerminationTimeout = null }, ct);
     }
 
     /// <summary>Runs a command body, turning every failure into one stderr line and an ec2-ami-tools exit code.</summary>

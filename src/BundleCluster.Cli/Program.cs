@@ -1,3 +1,4 @@
 using BundleCluster.Cli;
 
-return await BundleCtl.RunAsync(args, Console.Out, Console.Error);
+using var signals = new InterruptSignals(Console.Error);
+return await BundleCtl.RunAsync(args, Console.Out, Console.Error, signals.Token);

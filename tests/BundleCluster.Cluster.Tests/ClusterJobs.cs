@@ -48,6 +48,6 @@ internal static class ClusterJobs
         string restored = ClassicPipeline.Restore(workDirectory, done.ManifestPath!, user);
         Assert.True(TestImages.SameContent(image, Path.Combine(restored, Path.GetFileName(image))));
         await BundleCluster.Format.Unbundling.Unbundler.RunAsync(new(done.ManifestPath!, user.PrivateKeyPath,
-            new BundleCluster.Format.Unbundling.DirectoryPartSource(Path.GetDirectoryName(done.ManifestPath!)!), null, user.CertificatePath));
+            BundleCluster.Format.Unbundling.DirectoryPartSource.ForDirectory(Path.GetDirectoryName(done.ManifestPath!)!), null, user.CertificatePath));
     }
 }

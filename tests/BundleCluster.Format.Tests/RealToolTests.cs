@@ -28,7 +28,7 @@ public sealed class RealToolTests
         TestIdentity user = TestIdentity.User(dir.Path);
         TestIdentity cloud = TestIdentity.Cloud(dir.Path);
         string manifestPath = ClassicPipeline.MakeBundle(dir.Path, image, user, cloud);
-        var parts = new DirectoryPartSource(Path.GetDirectoryName(manifestPath)!);
+        var parts = DirectoryPartSource.ForDirectory(Path.GetDirectoryName(manifestPath)!);
 
         UnbundleResult result = await Unbundler.RunAsync(new UnbundleRequest(manifestPath, user.PrivateKeyPath, parts, dir.Sub("restored"), user.CertificatePath));
         UnbundleResult cloudResult = await Unbundler.RunAsync(new UnbundleRequest(manifestPath, cloud.PrivateKeyPath, parts, dir.Sub("restored2")));

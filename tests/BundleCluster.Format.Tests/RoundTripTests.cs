@@ -78,7 +78,7 @@ public sealed class RoundTripTests
             string manifestPath = await ReferenceBundler.BundleAsync(image, dest, user, cloud, sliceSize: slice, parallelism: cores);
             digests.Add(ManifestReader.Parse(File.ReadAllText(manifestPath)).Image.DigestSha1Hex);
             string restored = dir.Sub($"restored-{slice}-{cores}");
-            await Unbundler.RunAsync(new UnbundleRequest(manifestPath, user.PrivateKeyPath, new DirectoryPartSource(dest), restored));
+            await Unbundler.RunAsync(new UnbundleRequest(manifestPath, user.PrivateKeyPath, DirectoryPartSource.ForDirectory(dest), restored));
             Assert.True(TestImages.SameContent(image, Path.Combine(restored, "image")));
         }
 
@@ -145,7 +145,7 @@ public sealed class RoundTripTests
         string restored = dir.Sub("restored");
 
         UnbundleResult result = await Unbundler.RunAsync(new UnbundleRequest(manifestPath, user.PrivateKeyPath,
-            new DirectoryPartSource(dest), restored, user.CertificatePath));
+            DirectoryPartSource.ForDirectory(dest), restored, user.CertificatePath));
 
         Assert.True(result.SignatureVerified);
         Assert.True(TestImages.SameContent(image, Path.Combine(restored, "image")), $"image of {size} bytes differs after the round trip");

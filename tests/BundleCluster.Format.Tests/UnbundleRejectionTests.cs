@@ -41,7 +41,7 @@ public sealed class UnbundleRejectionTests : IDisposable
     private async Task<BundleException> UnbundleFailsAsync(string manifestPath, string? privateKey = null, string? cert = null)
     {
         BundleException ex = await Assert.ThrowsAsync<BundleException>(() => Unbundler.RunAsync(
-            new UnbundleRequest(manifestPath, privateKey ?? _user.PrivateKeyPath, new DirectoryPartSource(_bundle), _restored, cert)));
+            new UnbundleRequest(manifestPath, privateKey ?? _user.PrivateKeyPath, DirectoryPartSource.ForDirectory(_bundle), _restored, cert)));
         Assert.Empty(Directory.GetFileSystemEntries(_restored));
         return ex;
     }

@@ -43,7 +43,7 @@ public sealed class EmbeddedPipelineTests(TwoSiloClusterFixture fixture) : IClas
         string restored = _dir.Sub("restored");
         UserFiles files = UserFiles.In(_dir.Path);
         UnbundleResult result = await Unbundler.RunAsync(new UnbundleRequest(done.ManifestPath!, files.PrivateKey,
-            new DirectoryPartSource(dest), restored, files.Certificate));
+            DirectoryPartSource.ForDirectory(dest), restored, files.Certificate));
         Assert.True(result.SignatureVerified);
         Assert.True(TestImages.SameContent(image, Path.Combine(restored, "disk.img")));
         // Exactly the manifest and its parts: no staging directory, no temporary file.

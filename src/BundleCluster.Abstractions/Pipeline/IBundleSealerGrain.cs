@@ -22,7 +22,8 @@ public sealed record SealedPartInfo(
 public sealed record SealOutcome(
     [property: Id(0)] IReadOnlyList<SealedPartInfo> Parts,
     [property: Id(1)] long BundledSize,
-    [property: Id(2)] long GzipLength);
+    [property: Id(2)] long GzipLength,
+    [property: Id(3)] uint TarCrc32);
 
 /// <summary>Sealing progress, sent to the job grain now and then.</summary>
 [GenerateSerializer, Immutable, Alias("bc.SealProgress")]
@@ -75,7 +76,7 @@ public interface IBundleJobReports : IGrainWithStringKey
     Task ReportDigestProgressAsync(long tarBytesDigested);
 
     [Alias("Digested")]
-    Task ReportDigestAsync(string sha1Hex);
+    Task ReportDigestAsync(string sha1Hex, uint tarCrc32);
 
     [Alias("Failed")]
     Task ReportFailureAsync(string stage, string errorKind, string message);

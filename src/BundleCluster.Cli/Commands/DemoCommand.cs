@@ -48,7 +48,7 @@ internal static class DemoCommand
             context.Output.WriteLine($"bundle:   {done.ManifestPath}");
 
             UnbundleResult verified = await Unbundler.RunAsync(new UnbundleRequest(done.ManifestPath!, user.PrivateKeyPath,
-                new DirectoryPartSource(bundle), null, user.CertificatePath), ct);
+                DirectoryPartSource.ForDirectory(bundle), null, user.CertificatePath), ct);
             context.Output.WriteLine($"verified: signature, {verified.PartCount} part digests, tar-stream digest and size of {verified.ImageName} — OK");
             context.Output.WriteLine($"restore it with: bundlectl unbundle -m {done.ManifestPath} -k {user.PrivateKeyPath} -d /tmp");
             return ExitCodes.Ok;

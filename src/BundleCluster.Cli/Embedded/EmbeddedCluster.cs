@@ -33,6 +33,9 @@ internal sealed class EmbeddedCluster : IAsyncDisposable
             builder.Logging.AddSimpleConsole(o => o.SingleLine = true).SetMinimumLevel(LogLevel.Information);
         }
 
+        // The host must not take Ctrl+C/SIGTERM for itself (its console lifetime would swallow them and stop the silo
+        // under a running job): bundlectl's InterruptSignals cancels the job and then disposes this host.
+        builder.Services.AddSingleton<IHostLifetime, CommandHostLifetime>();
         builder.UseOrleans(silo => silo
             .UseLocalhostClustering(FreePort(), FreePort(), serviceId: "bundlecluster-embedded", clusterId: $"embedded-{Environment.ProcessId}")
             .AddBundleClusterGrains()
@@ -62,5 +65,13 @@ internal sealed class EmbeddedCluster : IAsyncDisposable
         }
 
         _host.Dispose();
+    }
+
+    /// <summary>A lifetime that listens to no signal: the command owns start and stop.</summary>
+    private sealed class CommandHostLifetime : IHostLifetime
+    {
+        public Task WaitForStartAsync(CancellationToken cancellationToken) => Task.CompletedTask;
+
+        public Task StopAsync(CancellationToken cancellationToken) => Task.CompletedTask;
     }
 }

@@ -29,7 +29,7 @@ public static class Bundler
         int workers = Math.Max(1, parallelism ?? Environment.ProcessorCount);
         SlicePlan plan = SlicePlan.For(layout.Length, sliceSize);
         using var cts = CancellationTokenSource.CreateLinkedTokenSource(ct);
-        Task<string> digest = Task.Run(() => TarStreamDigest.ComputeAsync(layout, image, null, cts.Token), cts.Token);
+        Task<TarDigest> digest = Task.Run(() => TarStreamDigest.ComputeAsync(layout, image, null, cts.Token), cts.Token);
         var window = new Queue<Task<CompressedSlice>>();
         await using var writer = new BoundedPartWriter(writePart);
         try
@@ -50,7 +50,9 @@ public static class Bundler
 
             SealResult seal = await sealer.FinishAsync(cts.Token).ConfigureAwait(false);
             await writer.DrainAsync().ConfigureAwait(false);
-            return new SealedBundle(seal, await digest.ConfigureAwait(false));
+            TarDigest digested = await digest.ConfigureAwait(false);
+            TarStreamDigest.RequireSameBytes(digested.Crc32, sealer.Framing.Crc32, "the image");
+            return new SealedBundle(seal, digested.Sha1Hex);
         }
         catch
         {

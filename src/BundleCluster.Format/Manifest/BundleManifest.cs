@@ -9,6 +9,12 @@ public sealed record BundleManifest(
 {
     public const string FormatVersion = "2007-10-10";
 
+    /// <summary>
+    /// For a manifest that was read: the exact text the signature covers, cut from the positions of the real
+    /// <c>&lt;machine_configuration&gt;</c> and <c>&lt;image&gt;</c> elements the values were parsed from.
+    /// </summary>
+    public string SignedText { get; init; } = "";
+
     /// <summary><c>&lt;prefix&gt;.manifest.xml</c>.</summary>
     public static string FileName(string prefix) => prefix + ".manifest.xml";
 }

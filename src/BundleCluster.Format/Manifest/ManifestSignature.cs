@@ -7,8 +7,10 @@ namespace BundleCluster.Format.Manifest;
 
 /// <summary>
 /// RSA PKCS#1 v1.5 with SHA-1 over the literal text from <c>&lt;machine_configuration&gt;</c> to its end tag followed
-/// immediately by the literal text from <c>&lt;image&gt;</c> to <c>&lt;/image&gt;</c>, as ec2-ami-tools
-/// (xmlutil.rb get_xml: first occurrence of the bare start tag) and Eucalyptus take them.
+/// immediately by the literal text from <c>&lt;image&gt;</c> to <c>&lt;/image&gt;</c>, as ec2-ami-tools and Eucalyptus
+/// take them. Signing cuts the text we just wrote; verifying uses <see cref="BundleManifest.SignedText"/>, which the
+/// reader cut at the positions of the elements it parsed — never the first textual match, which a comment or CDATA
+/// section could supply (signature wrapping).
 /// </summary>
 public static class ManifestSignature
 {
@@ -26,10 +28,11 @@ public static class ManifestSignature
         }
     }
 
-    /// <summary>True when <paramref name="signatureHex"/> is the certificate's signature over the manifest's signed text.</summary>
-    public static bool Verify(string manifestText, string signatureHex, X509Certificate2 certificate)
+    /// <summary>True when the manifest's signature is the certificate's signature over the text it was parsed from.</summary>
+    public static bool Verify(BundleManifest manifest, X509Certificate2 certificate)
     {
-        if (signatureHex.Length == 0 || signatureHex.Length % 2 != 0 || !Keys.BundleKey.IsHex(signatureHex))
+        string signatureHex = manifest.Signature;
+        if (manifest.SignedText.Length == 0 || signatureHex.Length == 0 || signatureHex.Length % 2 != 0 || !Keys.BundleKey.IsHex(signatureHex))
         {
             return false;
         }
@@ -38,7 +41,7 @@ public static class ManifestSignature
             ?? throw new BundleException(BundleErrorKind.KeyMismatch, "the certificate has no RSA public key");
         try
         {
-            return rsa.VerifyData(SignedBytes(manifestText), Convert.FromHexString(signatureHex), HashAlgorithmName.SHA1, RSASignaturePadding.Pkcs1);
+            return rsa.VerifyData(Encoding.UTF8.GetBytes(manifest.SignedText), Convert.FromHexString(signatureHex), HashAlgorithmName.SHA1, RSASignaturePadding.Pkcs1);
         }
         catch (CryptographicException)
         {
@@ -46,7 +49,10 @@ public static class ManifestSignature
         }
     }
 
-    /// <summary>The exact bytes the signature covers.</summary>
+    /// <summary>
+    /// The bytes a signature covers in text we wrote ourselves (one line, no comments: the first match is the
+    /// element). Untrusted text goes through <see cref="ManifestReader"/> instead.
+    /// </summary>
     public static byte[] SignedBytes(string manifestText) =>
         Encoding.UTF8.GetBytes(Substring(manifestText, "machine_configuration") + Substring(manifestText, "image"));
 

@@ -10,10 +10,14 @@ namespace BundleCluster.Format.Unbundling;
 internal sealed class DigestingReadStream(Stream inner, long limit, string limitMessage) : ReadOnlyStream
 {
     private readonly IncrementalHash _sha1 = IncrementalHash.CreateHash(HashAlgorithmName.SHA1);
+    private readonly System.IO.Hashing.Crc32 _crc32 = new();
 
     public long BytesRead { get; private set; }
 
     public string Sha1Hex() => Convert.ToHexStringLower(_sha1.GetCurrentHash());
+
+    /// <summary>The CRC-32 of everything read, as a gzip trailer records it.</summary>
+    public uint Crc32 => _crc32.GetCurrentHashAsUInt32();
 
     public override long Position { get => BytesRead; set => throw new NotSupportedException(); }
 
@@ -45,6 +49,7 @@ internal sealed class DigestingReadStream(Stream inner, long limit, string limit
         }
 
         _sha1.AppendData(data);
+        _crc32.Append(data);
     }
 
     protected override void Dispose(bool disposing)

@@ -1,35 +1,110 @@
 using BundleCluster.Format.Errors;
+using BundleCluster.Format.Files;
+using BundleCluster.Format.Parts;
 
 namespace BundleCluster.Format.Unbundling;
 
-/// <summary>Where an unbundle reads parts from (a directory now; an object store prefix later).</summary>
+/// <summary>Where an unbundle reads parts from: a directory or an object store prefix.</summary>
 public interface IPartSource
 {
-    /// <summary>The part's length, or null when it does not exist.</summary>
+    /// <summary>The part's length, or null when it does not exist; throws if it is not something a part can be.</summary>
     ValueTask<long?> GetLengthAsync(string fileName, CancellationToken ct);
 
-    Stream Open(string fileName);
+    /// <summary>A stream of exactly <paramref name="expectedLength"/> bytes (the length seen by the check); never more.</summary>
+    Stream Open(string fileName, long expectedLength);
 
     /// <summary>Names the source in error messages, and says how to point at the right one.</summary>
     string Describe();
+
+    /// <summary>The largest part any bundler writes (ec2-ami-tools and euca2ools cut 10 MiB parts).</summary>
+    public const long MaxPartLength = PartNaming.PartSize;
+
+    /// <summary>One line for a part larger than <see cref="MaxPartLength"/>.</summary>
+    public static BundleException TooLarge(string fileName, long length) => BundleException.InvalidBundle(
+        $"bundle part '{fileName}' is {length} bytes; parts are at most {MaxPartLength} bytes, so it is not a part of this bundle");
 }
 
-/// <summary>Parts in a local directory (ec2-unbundle's -s, default the current directory).</summary>
-public sealed class DirectoryPartSource(string directory) : IPartSource
+/// <summary>
+/// Parts in a local directory (ec2-unbundle's -s). Each part is opened as a regular file (a FIFO or a device is
+/// refused, never read); a symbolic link is followed only to a regular file inside the directory itself (after every
+/// link is resolved), so a bundle cannot make us read, or print the digest of, a file elsewhere.
+/// </summary>
+public sealed class DirectoryPartSource : IPartSource
 {
-    public ValueTask<long?> GetLengthAsync(string fileName, CancellationToken ct)
+    private readonly string _directory;
+    private readonly string _resolvedDirectory;
+
+    private DirectoryPartSource(string directory, string resolvedDirectory)
     {
-        var info = new FileInfo(Path.Combine(directory, fileName));
-        return ValueTask.FromResult<long?>(info.Exists ? info.Length : null);
+        _directory = directory;
+        _resolvedDirectory = resolvedDirectory;
     }
 
-    public Stream Open(string fileName) =>
-        new FileStream(Path.Combine(directory, fileName), FileMode.Open, FileAccess.Read, FileShare.Read, 1 << 20, FileOptions.SequentialScan);
+    public ValueTask<long?> GetLengthAsync(string fileName, CancellationToken ct)
+    {
+        using RegularFile? file = TryOpen(fileName);
+        return ValueTask.FromResult(file?.Length);
+    }
 
-    public string Describe() => $"directory '{directory}' (use -s to name the directory that holds the parts)";
+    public Stream Open(string fileName, long expectedLength)
+    {
+        RegularFile file = TryOpen(fileName) ?? throw Missing(fileName);
+        if (file.Length != expectedLength)
+        {
+            file.Dispose();
+            throw new BundleException(BundleErrorKind.Failed,
+                $"bundle part '{fileName}' changed while the bundle was read (was {expectedLength} bytes, now {file.Length})");
+        }
 
-    public static DirectoryPartSource ForDirectory(string directory) =>
-        Directory.Exists(directory)
-            ? new DirectoryPartSource(directory)
-            : throw new BundleException(BundleErrorKind.FileNotFound, $"source directory '{directory}' does not exist");
+        return file.OpenBoundedStream();
+    }
+
+    /// <summary>The whole part, for commands that send it elsewhere (upload-bundle); at most <see cref="IPartSource.MaxPartLength"/>.</summary>
+    public byte[] ReadAll(string fileName)
+    {
+        using RegularFile file = TryOpen(fileName) ?? throw Missing(fileName);
+        return file.ReadAllBytes();
+    }
+
+    public string Describe() => $"directory '{_directory}' (use -s to name the directory that holds the parts)";
+
+    private BundleException Missing(string fileName) =>
+        new(BundleErrorKind.FileNotFound, $"bundle part '{fileName}' does not exist in {Describe()}");
+
+    private RegularFile? TryOpen(string fileName)
+    {
+        RegularFile file;
+        try
+        {
+            file = RegularFile.Open(Path.Combine(_directory, fileName), "bundle part", IPartSource.MaxPartLength, BundleErrorKind.InvalidBundle);
+        }
+        catch (BundleException ex) when (ex.Kind == BundleErrorKind.FileNotFound)
+        {
+            return null;
+        }
+
+        if (Path.GetDirectoryName(file.ResolvedPath) != _resolvedDirectory)
+        {
+            file.Dispose();
+            throw BundleException.InvalidBundle(
+                $"bundle part '{fileName}' is a symbolic link to a file outside {Describe()}; parts are read only from inside it");
+        }
+
+        return file;
+    }
+
+    public static DirectoryPartSource ForDirectory(string directory)
+    {
+        if (File.Exists(directory))
+        {
+            throw BundleException.InvalidParameter($"source '{directory}' is a file, not a directory (use -s to name the directory that holds the parts)");
+        }
+
+        if (!Directory.Exists(directory))
+        {
+            throw new BundleException(BundleErrorKind.FileNotFound, $"source directory '{directory}' does not exist");
+        }
+
+        return new DirectoryPartSource(directory, RealPath.Resolve(directory) ?? Path.GetFullPath(directory));
+    }
 }

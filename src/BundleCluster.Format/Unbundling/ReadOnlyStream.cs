@@ -1,7 +1,7 @@
 namespace BundleCluster.Format.Unbundling;
 
 /// <summary>The parts every forward-only, read-only stream of ours shares: no seeking, no length, no writing.</summary>
-internal abstract class ReadOnlyStream : Stream
+public abstract class ReadOnlyStream : Stream
 {
     public override bool CanRead => true;
 

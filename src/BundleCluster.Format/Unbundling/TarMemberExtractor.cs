@@ -20,6 +20,9 @@ public static class TarMemberExtractor
     private const int Block = 512;
     private const int MaxMetadataLength = 1024 * 1024;
 
+    /// <summary>4 Mi regions (64 MiB of map): far beyond any real image's holes, and a bound on a hostile map's memory.</summary>
+    private const int MaxSparseRegions = 4 << 20;
+
     /// <param name="input">The decompressed tar stream; read to its end so the caller can digest all of it.</param>
     /// <param name="openTarget">Opens the destination for the member's (validated) name.</param>
     /// <param name="maxImageSize">The image size the manifest declares; a larger member is refused.</param>
@@ -124,6 +127,11 @@ public static class TarMemberExtractor
         var regions = new List<(long Offset, long Length)>();
         AddRegions(header.AsSpan(386, 4 * 24), regions);
         bool extended = header[482] != 0;
+        if (storedSize > realSize)
+        {
+            throw Invalid($"the sparse member stores {storedSize} bytes but claims a size of only {realSize}");
+        }
+
         byte[] extension = new byte[Block];
         while (extended)
         {
@@ -134,17 +142,27 @@ public static class TarMemberExtractor
 
             AddRegions(extension.AsSpan(0, 21 * 24), regions);
             extended = extension[504] != 0;
+            if (regions.Count > MaxSparseRegions)
+            {
+                throw Invalid($"the sparse map lists more than {MaxSparseRegions} regions");
+            }
+
         }
 
         long stored = 0;
         foreach ((long offset, long length) in regions)
         {
-            if (offset < 0 || length < 0 || offset + length > realSize)
+            // Compared by subtraction: offset + length of two huge values would overflow and pass.
+            if (offset < 0 || length < 0 || offset > realSize || length > realSize - offset)
             {
                 throw Invalid($"a sparse region ({offset}, {length}) lies outside the member's {realSize} bytes");
             }
 
             stored += length;
+            if (stored > storedSize)
+            {
+                throw Invalid($"the sparse map describes more than the {storedSize} bytes the member stores");
+            }
         }
 
         if (stored != storedSize)

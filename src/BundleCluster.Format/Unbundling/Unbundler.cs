@@ -13,7 +13,8 @@ public sealed record UnbundleRequest(
     string PrivateKeyPath,
     IPartSource Parts,
     string? DestinationDirectory,
-    string? CertificatePath = null);
+    string? CertificatePath = null,
+    bool Overwrite = false);
 
 /// <summary>What an unbundle or verify established.</summary>
 public sealed record UnbundleResult(
@@ -33,16 +34,17 @@ public sealed record UnbundleResult(
 /// </summary>
 public static class Unbundler
 {
+    /// <summary>Deflate cannot expand data more than 1032:1 (RFC 1951 stored/fixed limits), so a size above this is a lie.</summary>
+    private const long MaxDeflateRatio = 1032;
+
     public static async Task<UnbundleResult> RunAsync(UnbundleRequest request, CancellationToken ct = default)
     {
-        KeyFiles.RequireFile(request.ManifestPath, "manifest");
-        string text = await File.ReadAllTextAsync(request.ManifestPath, ct).ConfigureAwait(false);
-        BundleManifest manifest = ManifestReader.Parse(text);
+        BundleManifest manifest = ManifestReader.ReadFile(request.ManifestPath);
         bool signatureVerified = false;
         if (request.CertificatePath is not null)
         {
             using X509Certificate2 cert = KeyFiles.LoadCertificate(request.CertificatePath, "certificate");
-            if (!ManifestSignature.Verify(text, manifest.Signature, cert))
+            if (!ManifestSignature.Verify(manifest, cert))
             {
                 throw new BundleException(BundleErrorKind.InvalidBundle,
                     $"the manifest signature does not verify against certificate '{request.CertificatePath}'; the manifest was altered or signed by another key");
@@ -51,35 +53,36 @@ public static class Unbundler
             signatureVerified = true;
         }
 
+        string? output = request.DestinationDirectory is { } destination ? OutputPath(destination, manifest, request.Overwrite) : null;
         (BundleKey key, string keyPair) = DecryptKey(manifest, request.PrivateKeyPath);
         using (key)
         {
-            await CheckPartsAsync(manifest, request.Parts, ct).ConfigureAwait(false);
-            string? destination = request.DestinationDirectory;
-            if (destination is not null && !Directory.Exists(destination))
-            {
-                throw new BundleException(BundleErrorKind.FileNotFound, $"destination directory '{destination}' does not exist");
-            }
-
+            IReadOnlyList<long> lengths = await CheckPartsAsync(manifest, request.Parts, ct).ConfigureAwait(false);
             string? partialPath = null;
             try
             {
-                ExtractedMember member = await DecodeAsync(manifest, key, request.Parts, name =>
+                ExtractedMember member = await DecodeAsync(manifest, key, request.Parts, lengths, name =>
                 {
-                    if (destination is null)
+                    if (name != manifest.Image.Name)
+                    {
+                        // euca2ools names the output after <image><name>; a bundle naming its member otherwise is
+                        // trying to write a file the manifest does not admit to (a .bashrc into a home directory).
+                        throw BundleException.InvalidBundle(
+                            $"the tar member is named '{name}' but the manifest's image is '{manifest.Image.Name}'; a bundle holds its image under its own name");
+                    }
+
+                    if (output is null)
                     {
                         return new DiscardingExtractTarget();
                     }
 
-                    partialPath = Path.Combine(destination, $".{name}.{Guid.NewGuid():N}.partial");
+                    partialPath = Path.Combine(Path.GetDirectoryName(output)!, $".{name}.{Guid.NewGuid():N}.partial");
                     return new SparseFileExtractTarget(partialPath);
                 }, ct).ConfigureAwait(false);
 
-                string? output = null;
                 if (partialPath is not null)
                 {
-                    output = Path.Combine(destination!, member.Name);
-                    File.Move(partialPath, output, overwrite: true);
+                    Publish(partialPath, output!, request.Overwrite);
                     partialPath = null;
                 }
 
@@ -93,6 +96,47 @@ public static class Unbundler
                 }
             }
         }
+    }
+
+    /// <summary>Where the image will be written: checked before any work, so a refused run costs nothing.</summary>
+    private static string OutputPath(string destination, BundleManifest manifest, bool overwrite)
+    {
+        if (File.Exists(destination))
+        {
+            throw BundleException.InvalidParameter($"destination '{destination}' is a file, not a directory");
+        }
+
+        if (!Directory.Exists(destination))
+        {
+            throw new BundleException(BundleErrorKind.FileNotFound, $"destination directory '{destination}' does not exist");
+        }
+
+        string output = Path.Combine(Path.GetFullPath(destination), manifest.Image.Name);
+        if (Directory.Exists(output))
+        {
+            throw BundleException.InvalidParameter($"'{output}' is a directory; the image '{manifest.Image.Name}' cannot be restored over it");
+        }
+
+        if (!overwrite && (File.Exists(output) || new FileInfo(output).LinkTarget is not null))
+        {
+            throw BundleException.InvalidParameter($"'{output}' already exists; remove it or pass --overwrite to replace it");
+        }
+
+        return output;
+    }
+
+    /// <summary>
+    /// Renames the finished image into place. rename(2) replaces a symbolic link rather than writing through it; without
+    /// --overwrite a file that appeared meanwhile is kept and the run fails.
+    /// </summary>
+    private static void Publish(string partialPath, string output, bool overwrite)
+    {
+        if (!overwrite && (File.Exists(output) || new FileInfo(output).LinkTarget is not null))
+        {
+            throw BundleException.InvalidParameter($"'{output}' appeared while the bundle was restored; it was kept (pass --overwrite to replace it)");
+        }
+
+        File.Move(partialPath, output, overwrite: true);
     }
 
     private static (BundleKey Key, string Pair) DecryptKey(BundleManifest manifest, string privateKeyPath)
@@ -115,13 +159,22 @@ public static class Unbundler
             $"private key '{privateKeyPath}' cannot decrypt the bundle key (neither the user nor the cloud pair); it is not the key this bundle was made for");
     }
 
-    private static async Task CheckPartsAsync(BundleManifest manifest, IPartSource parts, CancellationToken ct)
+    /// <summary>Every part exists, is a plausible part, and together they are the bundle the manifest describes.</summary>
+    private static async Task<IReadOnlyList<long>> CheckPartsAsync(BundleManifest manifest, IPartSource parts, CancellationToken ct)
     {
+        var lengths = new List<long>(manifest.Image.Parts.Count);
         long total = 0;
         foreach (ManifestPart part in manifest.Image.Parts)
         {
+            ct.ThrowIfCancellationRequested();
             long length = await parts.GetLengthAsync(part.FileName, ct).ConfigureAwait(false)
                 ?? throw new BundleException(BundleErrorKind.FileNotFound, $"bundle part '{part.FileName}' does not exist in {parts.Describe()}");
+            if (length > IPartSource.MaxPartLength)
+            {
+                throw IPartSource.TooLarge(part.FileName, length);
+            }
+
+            lengths.Add(length);
             total += length;
         }
 
@@ -136,15 +189,24 @@ public static class Unbundler
         {
             throw BundleException.InvalidBundle($"the parts hold {total} bytes, not a whole number of AES blocks; a part is truncated");
         }
+
+        if (manifest.Image.Size / MaxDeflateRatio > total)
+        {
+            throw BundleException.InvalidBundle(
+                $"the manifest says the image is {manifest.Image.Size} bytes, more than {total} bytes of parts can hold (deflate expands at most {MaxDeflateRatio}:1)");
+        }
+
+        return lengths;
     }
 
     private static async Task<ExtractedMember> DecodeAsync(BundleManifest manifest, BundleKey key, IPartSource source,
-        Func<string, IExtractTarget> openTarget, CancellationToken ct)
+        IReadOnlyList<long> lengths, Func<string, IExtractTarget> openTarget, CancellationToken ct)
     {
         long size = manifest.Image.Size;
-        // The tar stream is the image plus headers, padding and (for sparse members) maps; allow generous slack, no more.
+        // The tar stream is the image plus headers, padding and (for sparse members) maps; allow generous slack, no
+        // more. The size is bounded by the parts (CheckPartsAsync), so this cannot overflow.
         long tarLimit = size + Math.Max(16L << 20, size / 8);
-        using var parts = new PartSequenceStream(manifest.Image.Parts, p => source.Open(p.FileName));
+        using var parts = new PartSequenceStream(manifest.Image.Parts, p => source.Open(p.FileName, lengths[p.Index]));
         using Aes aes = Aes.Create();
         aes.Key = key.Key.ToArray();
         aes.IV = key.Iv.ToArray();
@@ -152,13 +214,19 @@ public static class Unbundler
         aes.Padding = PaddingMode.PKCS7;
         try
         {
-            await using var plain = new CryptoStream(parts, aes.CreateDecryptor(), CryptoStreamMode.Read, leaveOpen: true);
+            await using var decrypted = new CryptoStream(parts, aes.CreateDecryptor(), CryptoStreamMode.Read, leaveOpen: true);
+            await using var plain = new TailKeepingStream(decrypted);
             await using var gunzip = new GZipStream(plain, CompressionMode.Decompress, leaveOpen: true);
             await using var tar = new DigestingReadStream(gunzip, tarLimit,
                 $"the bundle decompresses to more than the manifest's image size of {size} bytes allows; the manifest's size is wrong or the bundle is hostile");
             ExtractedMember member = await TarMemberExtractor.ExtractAsync(tar, openTarget, size, ct).ConfigureAwait(false);
             await tar.CopyToAsync(Stream.Null, ct).ConfigureAwait(false); // anything after the end blocks is digested too
             await plain.CopyToAsync(Stream.Null, ct).ConfigureAwait(false);
+            if (!plain.EndsWithTrailer(tar.Crc32, tar.BytesRead))
+            {
+                throw BundleException.InvalidBundle(
+                    "the gzip stream does not end with the trailer of the data it holds (a missing trailer, trailing bytes, a second member or an extra padding block); gunzip refuses it too");
+            }
 
             string digest = tar.Sha1Hex();
             if (!string.Equals(digest, manifest.Image.DigestSha1Hex, StringComparison.OrdinalIgnoreCase))

@@ -237,7 +237,7 @@ internal sealed partial class BundleJobGrain(
         await TryCommitAsync();
     }
 
-    public async Task ReportDigestAsync(string sha1Hex)
+    public async Task ReportDigestAsync(string sha1Hex, uint tarCrc32)
     {
         if (Status.IsFinished)
         {
@@ -245,6 +245,7 @@ internal sealed partial class BundleJobGrain(
         }
 
         State.TarDigest = sha1Hex;
+        State.TarCrc32 = tarCrc32;
         State.Status = Status with { TarBytesDigested = Status.TarBytes, ImageDigest = sha1Hex };
         await record.WriteStateAsync();
         await TryCommitAsync();
@@ -273,6 +274,7 @@ internal sealed partial class BundleJobGrain(
         ImageSlicePlan plan = State.Plan!;
         try
         {
+            TarStreamDigest.RequireSameBytes(State.TarCrc32 ?? State.Sealed.TarCrc32, State.Sealed.TarCrc32, $"image '{spec.ImagePath}'");
             ManifestMetadata metadata = ManifestMetadata.Create(spec.Architecture, spec.User, spec.BlockDeviceMappings,
                 spec.KernelId, spec.RamdiskId, spec.ProductCodes);
             var seal = new SealResult(

@@ -27,4 +27,7 @@ public sealed class BundleJobRecord
     [Id(7)] public SealOutcome? Sealed { get; set; }
 
     [Id(8)] public BundleJobStatus? Status { get; set; }
+
+    /// <summary>The CRC-32 of the tar stream the digest read; the sealed slices must combine to the same.</summary>
+    [Id(9)] public uint? TarCrc32 { get; set; }
 }

@@ -84,7 +84,7 @@ internal sealed partial class BundleSealerGrain(
             await writer.DrainAsync();
             await JobReporting.ProgressAsync(() => job.ReportSealProgressAsync(new SealProgress(sealer.TarBytesSealed, result.Parts.Count,
                 result.BundledSize, perSilo, silo.SiloAddress.ToString(), resume?.PartsDone.Count ?? 0)));
-            var outcome = new SealOutcome(result.Parts.Select(p => new SealedPartInfo(p.Index, p.Length, p.Sha1Hex)).ToList(), result.BundledSize, result.GzipLength);
+            var outcome = new SealOutcome(result.Parts.Select(p => new SealedPartInfo(p.Index, p.Length, p.Sha1Hex)).ToList(), result.BundledSize, result.GzipLength, sealer.Framing.Crc32);
             await JobReporting.ResultAsync(() => job.ReportSealedAsync(outcome), _options.SliceRetryWindow, ct);
         }
         catch (OperationCanceledException) when (ct.IsCancellationRequested)

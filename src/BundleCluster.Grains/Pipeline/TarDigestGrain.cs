@@ -20,7 +20,7 @@ internal sealed class TarDigestGrain(IOptions<BundleClusterOptions> options) : B
         long digested = 0;
         try
         {
-            Task<string> digest = Task.Factory.StartNew(async () =>
+            Task<BundleCluster.Format.Bundling.TarDigest> digest = Task.Factory.StartNew(async () =>
             {
                 await using BundleCluster.Format.IImageReader image = await plan.OpenImageAsync(ct);
                 return await TarStreamDigest.ComputeAsync(plan.Layout(), image, n => Volatile.Write(ref digested, n), ct);
@@ -34,8 +34,8 @@ internal sealed class TarDigestGrain(IOptions<BundleClusterOptions> options) : B
                 await JobReporting.ProgressAsync(() => job.ReportDigestProgressAsync(done));
             }
 
-            string sha1 = await digest;
-            await JobReporting.ResultAsync(() => job.ReportDigestAsync(sha1), options.Value.SliceRetryWindow, ct);
+            BundleCluster.Format.Bundling.TarDigest result = await digest;
+            await JobReporting.ResultAsync(() => job.ReportDigestAsync(result.Sha1Hex, result.Crc32), options.Value.SliceRetryWindow, ct);
         }
         catch (OperationCanceledException) when (ct.IsCancellationRequested)
         {

@@ -11,8 +11,9 @@ public sealed class S3PartSource(S3Location location, S3Settings settings) : IPa
     public async ValueTask<long?> GetLengthAsync(string fileName, CancellationToken ct) =>
         (await S3Objects.HeadAsync(_client, location.Bucket, location.Key(fileName), ct))?.ContentLength;
 
-    public Stream Open(string fileName) =>
-        _client.GetObjectAsync(location.Bucket, location.Key(fileName)).GetAwaiter().GetResult().ResponseStream;
+    public Stream Open(string fileName, long expectedLength) =>
+        new ExactLengthStream(_client.GetObjectAsync(location.Bucket, location.Key(fileName)).GetAwaiter().GetResult().ResponseStream,
+            expectedLength, $"bundle part '{fileName}'");
 
     public string Describe() => $"{location} (use -s to name the bucket prefix that holds the parts)";
 

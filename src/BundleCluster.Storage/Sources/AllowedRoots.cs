@@ -1,14 +1,15 @@
-using System.Runtime.InteropServices;
 using BundleCluster.Format.Errors;
+using BundleCluster.Format.Files;
 
 namespace BundleCluster.Storage.Sources;
 
 /// <summary>
 /// Confines the paths a job names (image, key files, destination) to configured directories, after resolving every
-/// symbolic link (realpath), so neither "..", nor a link inside a root pointing out of it, lets a client make a silo
-/// read or write an arbitrary file.
+/// symbolic link, so neither "..", nor a link inside a root pointing out of it, lets a client make a silo read or
+/// write an arbitrary file. Files that are read are checked as opened (<see cref="RequireOpened"/>: the path the
+/// kernel opened), so swapping a symlink in after the check changes nothing.
 /// </summary>
-public static partial class AllowedRoots
+public static class AllowedRoots
 {
     /// <summary>Throws unless <paramref name="path"/> resolves to a path under one of <paramref name="roots"/> (none = anywhere).</summary>
     public static void Require(string path, IReadOnlyCollection<string> roots, string what)
@@ -18,16 +19,29 @@ public static partial class AllowedRoots
             return;
         }
 
-        string? resolved = RealPath(path);
+        string? resolved = RealPath.Resolve(path);
         if (resolved is null)
         {
             return; // does not exist: opening it reports that, naming the file
         }
 
+        RequireResolved(resolved, path, roots, what);
+    }
+
+    /// <summary>Throws unless the opened file lies under one of <paramref name="roots"/> (none = anywhere).</summary>
+    public static void RequireOpened(RegularFile file, IReadOnlyCollection<string> roots, string what)
+    {
+        if (roots.Count > 0)
+        {
+            RequireResolved(file.ResolvedPath, file.Path, roots, what);
+        }
+    }
+
+    private static void RequireResolved(string resolved, string path, IReadOnlyCollection<string> roots, string what)
+    {
         foreach (string root in roots)
         {
-            string? resolvedRoot = RealPath(root);
-            if (resolvedRoot is not null && resolved.StartsWith(resolvedRoot.TrimEnd('/') + "/", StringComparison.Ordinal))
+            if (RealPath.Resolve(root) is { } resolvedRoot && RealPath.IsUnder(resolved, resolvedRoot))
             {
                 return;
             }
@@ -36,28 +50,4 @@ public static partial class AllowedRoots
         throw BundleException.InvalidParameter(
             $"{what} '{path}' is outside the directories this cluster may use ({string.Join(", ", roots)}); ask the operator or move it");
     }
-
-    private static string? RealPath(string path)
-    {
-        nint resolved = NativeRealPath(path, 0);
-        if (resolved == 0)
-        {
-            return null;
-        }
-
-        try
-        {
-            return Marshal.PtrToStringUTF8(resolved);
-        }
-        finally
-        {
-            NativeFree(resolved);
-        }
-    }
-
-    [LibraryImport("libc", EntryPoint = "realpath", StringMarshalling = StringMarshalling.Utf8)]
-    private static partial nint NativeRealPath(string path, nint resolved);
-
-    [LibraryImport("libc", EntryPoint = "free")]
-    private static partial void NativeFree(nint pointer);
 }
