@@ -61,7 +61,7 @@ internal static class BundleImageCommand
             PrivateKeyPath = Path.GetFullPath(CliOptions.Require(parsed, PrivateKey, "EC2_PRIVATE_KEY")),
             CloudCertificatePath = Path.GetFullPath(CloudCertificate(parsed, cert, context)),
             CompressionLevel = parsed.GetValue(Level),
-            SliceSize = parsed.GetValue(SliceMiB) << 20,
+            SliceSize = SliceBytes(parsed.GetValue(SliceMiB)),
             Overwrite = parsed.GetValue(Overwrite),
         };
 
@@ -118,6 +118,11 @@ internal static class BundleImageCommand
             progress.Clear();
         }
     }
+
+    /// <summary>--slice-mib in bytes, range-checked before the shift can overflow (2048 MiB would be negative).</summary>
+    private static int SliceBytes(int mib) => mib is >= 1 and <= 64
+        ? mib << 20
+        : throw Format.Errors.BundleException.InvalidParameter($"--slice-mib {mib} is outside 1-64 (MiB of tar stream per work item)");
 
     /// <summary>--ec2cert, else ec2-ami-tools' installed cert-ec2.pem, else the user's own certificate (with a warning).</summary>
     private static string CloudCertificate(ParseResult parsed, string userCert, CliContext context)

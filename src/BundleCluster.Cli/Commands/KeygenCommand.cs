@@ -38,6 +38,12 @@ internal sealed record DevIdentity(string CertificatePath, string PrivateKeyPath
             throw new BundleException(BundleErrorKind.FileNotFound, $"directory '{directory}' does not exist");
         }
 
+        // The name becomes part of two file names in the directory: it must not lead out of it.
+        if (!Format.Manifest.ManifestReader.IsBareFileName(name) || name.StartsWith('.') || name.Any(char.IsControl))
+        {
+            throw BundleException.InvalidParameter($"name '{name}' must be a plain file name (no '/', no leading '.'): the files are written inside -d");
+        }
+
         var identity = new DevIdentity(Path.GetFullPath(Path.Combine(directory, $"{name}-cert.pem")), Path.GetFullPath(Path.Combine(directory, $"{name}-pk.pem")));
         if (File.Exists(identity.CertificatePath) || File.Exists(identity.PrivateKeyPath))
         {
@@ -47,13 +53,24 @@ internal sealed record DevIdentity(string CertificatePath, string PrivateKeyPath
         using RSA key = RSA.Create(2048);
         var request = new CertificateRequest($"CN={name}, O=bundlectl development identity", key, HashAlgorithmName.SHA256, RSASignaturePadding.Pkcs1);
         using X509Certificate2 cert = request.CreateSelfSigned(DateTimeOffset.UtcNow.AddMinutes(-5), DateTimeOffset.UtcNow.AddYears(10));
-        File.WriteAllText(identity.CertificatePath, cert.ExportCertificatePem());
-        File.WriteAllText(identity.PrivateKeyPath, key.ExportRSAPrivateKeyPem());
-        if (!OperatingSystem.IsWindows())
-        {
-            File.SetUnixFileMode(identity.PrivateKeyPath, UnixFileMode.UserRead | UnixFileMode.UserWrite);
-        }
+        // CreateNew (O_EXCL) never follows a planted symlink, and the key file is created 0600: it never exists with
+        // the umask's mode, not even for a moment.
+        WriteNew(identity.CertificatePath, cert.ExportCertificatePem(), UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.GroupRead | UnixFileMode.OtherRead);
+        WriteNew(identity.PrivateKeyPath, key.ExportRSAPrivateKeyPem(), UnixFileMode.UserRead | UnixFileMode.UserWrite);
 
         return identity;
+    }
+
+    private static void WriteNew(string path, string text, UnixFileMode mode)
+    {
+        var options = new FileStreamOptions { Mode = FileMode.CreateNew, Access = FileAccess.Write, Share = FileShare.None };
+        if (!OperatingSystem.IsWindows())
+        {
+            options.UnixCreateMode = mode;
+        }
+
+        using var stream = new FileStream(path, options);
+        stream.Write(System.Text.Encoding.ASCII.GetBytes(text));
+        stream.Flush(flushToDisk: true);
     }
 }

@@ -15,9 +15,10 @@ internal static class UnbundleCommand
         var s3 = new S3CliOptions();
         Option<string> destination = CliOptions.Text("--destination", "-d", "Directory to restore the image into (default: current directory)");
         Option<string> cert = CliOptions.Text("--cert", "-c", "Certificate to verify the manifest signature with");
+        var overwrite = new Option<bool>("--overwrite") { Description = "Replace an existing file of the image's name in the destination" };
         var command = verifyOnly
             ? new Command("verify", "Check a bundle completely (signature, key, part digests, tar digest, size) without writing the image") { manifest, privateKey, source, cert }
-            : new Command("unbundle", "Restore the image from a bundle, checking everything on the way") { manifest, privateKey, source, destination, cert };
+            : new Command("unbundle", "Restore the image from a bundle, checking everything on the way") { manifest, privateKey, source, destination, cert, overwrite };
         s3.AddTo(command);
         command.SetAction((parsed, ct) => BundleCtl.GuardAsync(parsed, async context =>
         {
@@ -32,7 +33,8 @@ internal static class UnbundleCommand
                 CliOptions.Require(parsed, privateKey, "EC2_PRIVATE_KEY"),
                 parts,
                 verifyOnly ? null : parsed.GetValue(destination) ?? Directory.GetCurrentDirectory(),
-                parsed.GetValue(cert));
+                parsed.GetValue(cert),
+                !verifyOnly && parsed.GetValue(overwrite));
             UnbundleResult result = await Unbundler.RunAsync(request, ct);
             string checks = $"{result.PartCount} part digests, tar-stream digest, size, {result.KeyPair} key pair" +
                             (result.SignatureVerified ? ", signature" : " (signature not checked: no -c)");

@@ -106,6 +106,26 @@ public sealed partial class RegularFile : IDisposable
 
     public void Dispose() => Handle.Dispose();
 
+    /// <summary>The identity of an already open descriptor (device and inode only where statx is unavailable).</summary>
+    public static FileIdentity IdentityOf(SafeFileHandle handle)
+    {
+        if (!OperatingSystem.IsLinux())
+        {
+            return new FileIdentity(0, 0, RandomAccess.GetLength(handle), 0);
+        }
+
+        if (NativeStatx(handle, "", EmptyPath, BasicStats, out StatxBuffer stat) != 0)
+        {
+            throw new BundleException(BundleErrorKind.Failed, $"cannot inspect an open file (errno {Marshal.GetLastPInvokeError()})");
+        }
+
+        return IdentityFrom(stat);
+    }
+
+    private static FileIdentity IdentityFrom(in StatxBuffer stat) =>
+        new(((ulong)stat.DeviceMajor << 32) | stat.DeviceMinor, stat.Inode, (long)stat.Size,
+            (stat.MtimeSeconds * 1_000_000_000) + stat.MtimeNanoseconds);
+
     private static RegularFile OpenLinux(string path, string role)
     {
         // O_NONBLOCK: opening a FIFO must not wait for a writer; it has no effect on regular files.
@@ -124,9 +144,7 @@ public sealed partial class RegularFile : IDisposable
             }
 
             RequireRegular(KindOf(stat.Mode), path, role);
-            ulong device = ((ulong)stat.DeviceMajor << 32) | stat.DeviceMinor;
-            long mtime = (stat.MtimeSeconds * 1_000_000_000) + stat.MtimeNanoseconds;
-            var identity = new FileIdentity(device, stat.Inode, (long)stat.Size, mtime);
+            FileIdentity identity = IdentityFrom(stat);
             string resolved = new FileInfo($"/proc/self/fd/{fd}").LinkTarget ?? System.IO.Path.GetFullPath(path);
             return new RegularFile(path, handle, identity, resolved);
         }

@@ -26,6 +26,15 @@ public sealed class BundleClusterOptions
     /// </summary>
     public List<string> KeyRoots { get; set; } = [];
 
+    /// <summary>
+    /// True when job state outlives this process (Redis storage: a job resumes on another silo). False for the embedded
+    /// silo, whose jobs end with it: their staging is then reclaimable by later runs once the process is gone.
+    /// </summary>
+    public bool JobsOutliveProcess { get; set; } = true;
+
+    /// <summary>Where key and certificate files may lie: the key roots and the allowed roots (none when unconfined).</summary>
+    public IReadOnlyCollection<string> KeyFileRoots() => AllowedRoots.Count == 0 ? [] : [.. KeyRoots, .. AllowedRoots];
+
     /// <summary>How long one call to a chunk grain may take before the sealer asks again (a slice compresses in well under a second).</summary>
     public TimeSpan ChunkCallTimeout { get; set; } = TimeSpan.FromSeconds(10);
 

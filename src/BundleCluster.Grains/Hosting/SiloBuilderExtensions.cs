@@ -27,8 +27,11 @@ public static class SiloBuilderExtensions
     }
 
     /// <summary>The embedded default: job state and reminders in memory (a single process has nothing to survive).</summary>
-    public static ISiloBuilder AddBundleClusterInMemoryStorage(this ISiloBuilder silo) =>
-        silo.AddMemoryGrainStorage(BundleClusterOptions.JobStorage).UseInMemoryReminderService();
+    public static ISiloBuilder AddBundleClusterInMemoryStorage(this ISiloBuilder silo)
+    {
+        silo.Services.Configure<BundleClusterOptions>(o => o.JobsOutliveProcess = false);
+        return silo.AddMemoryGrainStorage(BundleClusterOptions.JobStorage).UseInMemoryReminderService();
+    }
 
     /// <summary>
     /// A cluster: membership, job state and reminders in Redis, so silos find each other, jobs outlive the silo that

@@ -8,6 +8,7 @@ using BundleCluster.Format.Parts;
 using BundleCluster.Grains.Hosting;
 using BundleCluster.Grains.Pipeline;
 using BundleCluster.Storage.Sinks;
+using BundleCluster.Storage.Sources;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
 using Orleans.Concurrency;
@@ -55,9 +56,10 @@ internal sealed partial class BundleJobGrain(
         };
         try
         {
-            _sink = PlanExtensions.OpenSink(spec.Destination, jobId, spec.S3);
+            _sink = PlanExtensions.OpenSink(spec.Destination, jobId, spec.S3, options.Value);
             JobPreparation.Prepared prepared = await JobPreparation.PrepareAsync(jobId, spec, _sink, options.Value, CancellationToken.None);
             State.Plan = prepared.Plan;
+            State.PrivateKeyVersion = prepared.PrivateKeyVersion;
             State.Ec2EncryptedKey = prepared.Key.Ec2EncryptedKey;
             State.UserEncryptedKey = prepared.Key.UserEncryptedKey;
             State.Ec2EncryptedIv = prepared.Key.Ec2EncryptedIv;
@@ -283,12 +285,18 @@ internal sealed partial class BundleJobGrain(
             var key = new WrappedBundleKey(State.Ec2EncryptedKey!, State.UserEncryptedKey!, State.Ec2EncryptedIv!, State.UserEncryptedIv!);
             BundleManifest manifest = ManifestAssembly.Build(plan.MemberName, metadata, plan.ImageSize, State.TarDigest, seal, key);
             string text;
-            using (RSA signingKey = KeyFiles.LoadPrivateKey(spec.PrivateKeyPath))
+            // The key file must still be the one validated at preparation: a swapped link must not turn the silo into
+            // a signing service for some other key it can read.
+            using (RSA signingKey = KeyFiles.LoadPrivateKey(spec.PrivateKeyPath, f =>
+                   {
+                       AllowedRoots.RequireOpened(f, options.Value.KeyFileRoots(), "private key");
+                       f.RequireIdentity(State.PrivateKeyVersion ?? f.Identity.ToString(), "private key");
+                   }))
             {
                 text = ManifestWriter.WriteSigned(manifest, signingKey);
             }
 
-            _sink ??= PlanExtensions.OpenSink(spec.Destination, plan.JobId, spec.S3);
+            _sink ??= PlanExtensions.OpenSink(spec.Destination, plan.JobId, spec.S3, options.Value);
             await _sink.CommitAsync(BundleManifest.FileName(plan.MemberName), manifest.Image.Parts.Select(p => p.FileName).ToList(), text, CancellationToken.None);
             string manifestPath = Storage.S3.S3Location.IsS3(spec.Destination)
                 ? Storage.S3.S3Location.Parse(spec.Destination) + BundleManifest.FileName(plan.MemberName)
@@ -328,7 +336,7 @@ internal sealed partial class BundleJobGrain(
             stopDigest ? GrainFactory.GetGrain<ITarDigestGrain>(jobId).StopAsync() : Task.CompletedTask);
         if (State.Spec is not null)
         {
-            _sink ??= PlanExtensions.OpenSink(State.Spec.Destination, jobId, State.Spec.S3);
+            _sink ??= PlanExtensions.OpenSink(State.Spec.Destination, jobId, State.Spec.S3, options.Value);
             await _sink.AbortAsync(CancellationToken.None);
         }
     }

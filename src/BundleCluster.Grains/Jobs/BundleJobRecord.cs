@@ -30,4 +30,7 @@ public sealed class BundleJobRecord
 
     /// <summary>The CRC-32 of the tar stream the digest read; the sealed slices must combine to the same.</summary>
     [Id(9)] public uint? TarCrc32 { get; set; }
+
+    /// <summary>device:inode:length:mtime of the private key file validated at preparation; the commit signs only with it.</summary>
+    [Id(10)] public string? PrivateKeyVersion { get; set; }
 }

@@ -28,19 +28,18 @@ internal sealed class JobValidationException(string field, BundleException inner
 /// </summary>
 internal static class JobPreparation
 {
-    public sealed record Prepared(ImageSlicePlan Plan, WrappedBundleKey Key, string Prefix);
+    /// <param name="PrivateKeyVersion">The identity of the private key file read here; the commit signs only with the same file.</param>
+    public sealed record Prepared(ImageSlicePlan Plan, WrappedBundleKey Key, string Prefix, string PrivateKeyVersion);
 
     public static async Task<Prepared> PrepareAsync(string jobId, BundleJobSpec spec, IBundleSink sink,
         BundleClusterOptions options, CancellationToken ct)
     {
         // A clustered silo only touches what its operator allowed: images and bundles under the allowed roots, key
         // files under the key roots (or the allowed roots).
-        IReadOnlyCollection<string> keyRoots = options.AllowedRoots.Count == 0 ? [] : [.. options.KeyRoots, .. options.AllowedRoots];
-        Field("image", () => Storage.S3.S3Location.IsS3(spec.ImagePath) || Confine(spec.ImagePath, options.AllowedRoots, "image"));
+        // Files are checked as opened (the path the kernel resolved), not by name first: a symlink swapped in between
+        // a check and an open would otherwise pass.
+        IReadOnlyCollection<string> keyRoots = options.KeyFileRoots();
         Field("destination", () => Storage.S3.S3Location.IsS3(spec.Destination) || Confine(spec.Destination, options.AllowedRoots, "destination"));
-        Field("privateKey", () => Confine(spec.PrivateKeyPath, keyRoots, "private key"));
-        Field("userCertificate", () => Confine(spec.UserCertificatePath, keyRoots, "user certificate"));
-        Field("cloudCertificate", () => Confine(spec.CloudCertificatePath, keyRoots, "cloud certificate"));
         Field("user", () => ManifestMetadata.NormalizeAccount(spec.User));
         Field("architecture", () => ManifestMetadata.ValidateArchitecture(spec.Architecture));
         Field("blockDeviceMappings", () => ManifestMetadata.ParseMappings(spec.BlockDeviceMappings));
@@ -49,16 +48,24 @@ internal static class JobPreparation
             : throw BundleException.InvalidParameter($"compression level {spec.CompressionLevel} is not 1-9"));
         string prefix = Field("prefix", () => BundlePrefix.Resolve(spec.Prefix, spec.ImagePath));
 
-        using X509Certificate2 userCert = Field("userCertificate", () => KeyFiles.LoadCertificate(spec.UserCertificatePath, "user certificate"));
-        using X509Certificate2 cloudCert = Field("cloudCertificate", () => KeyFiles.LoadCertificate(spec.CloudCertificatePath, "cloud certificate"));
-        using RSA privateKey = Field("privateKey", () => KeyFiles.LoadPrivateKey(spec.PrivateKeyPath));
+        using X509Certificate2 userCert = Field("userCertificate", () => KeyFiles.LoadCertificate(spec.UserCertificatePath, "user certificate",
+            f => AllowedRoots.RequireOpened(f, keyRoots, "user certificate")));
+        using X509Certificate2 cloudCert = Field("cloudCertificate", () => KeyFiles.LoadCertificate(spec.CloudCertificatePath, "cloud certificate",
+            f => AllowedRoots.RequireOpened(f, keyRoots, "cloud certificate")));
+        string privateKeyVersion = "";
+        using RSA privateKey = Field("privateKey", () => KeyFiles.LoadPrivateKey(spec.PrivateKeyPath, f =>
+        {
+            AllowedRoots.RequireOpened(f, keyRoots, "private key");
+            privateKeyVersion = f.Identity.ToString();
+        }));
         Field("privateKey", () => RequireMatchingPair(userCert, privateKey, spec));
 
         ImageSlicePlan plan;
         OpenedImage opened;
         try
         {
-            opened = await ImageReaders.OpenAsync(spec.ImagePath, Pipeline.PlanExtensions.Settings(spec.S3), null, ct);
+            opened = await ImageReaders.OpenAsync(spec.ImagePath, Pipeline.PlanExtensions.Settings(spec.S3), null, ct,
+                f => AllowedRoots.RequireOpened(f, options.AllowedRoots, "image"));
         }
         catch (BundleException ex)
         {
@@ -84,7 +91,7 @@ internal static class JobPreparation
         }
 
         using BundleKey key = BundleKey.Generate();
-        return new Prepared(plan, WrappedBundleKey.Wrap(key, userCert, cloudCert), prefix);
+        return new Prepared(plan, WrappedBundleKey.Wrap(key, userCert, cloudCert), prefix, privateKeyVersion);
     }
 
     private static bool Confine(string path, IReadOnlyCollection<string> roots, string what)

@@ -31,7 +31,7 @@ internal sealed partial class BundleSealerGrain(
     {
         ImageSlicePlan plan = request.Plan;
         var job = GrainFactory.GetGrain<IBundleJobReports>(plan.JobId);
-        using IBundleSink sink = PlanExtensions.OpenSink(request.Destination, plan.JobId, request.S3);
+        using IBundleSink sink = PlanExtensions.OpenSink(request.Destination, plan.JobId, request.S3, _options);
         var window = new Queue<(int Index, Task<ChunkSummary> Summary)>();
         try
         {
@@ -171,9 +171,10 @@ internal sealed partial class BundleSealerGrain(
             saved.ChainBlock, saved.GzipOffset, saved.CrcOfWholeSlices, saved.InputOfWholeSlices);
     }
 
-    private static BundleKey UnwrapKey(SealRequest request)
+    private BundleKey UnwrapKey(SealRequest request)
     {
-        using RSA privateKey = KeyFiles.LoadPrivateKey(request.PrivateKeyPath);
+        using RSA privateKey = KeyFiles.LoadPrivateKey(request.PrivateKeyPath,
+            f => Storage.Sources.AllowedRoots.RequireOpened(f, _options.KeyFileRoots(), "private key"));
         return new WrappedBundleKey("", request.UserEncryptedKey, "", request.UserEncryptedIv).Unwrap(privateKey);
     }
 

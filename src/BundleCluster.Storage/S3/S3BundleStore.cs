@@ -4,6 +4,7 @@ using Amazon.S3;
 using Amazon.S3.Model;
 using BundleCluster.Format.Errors;
 using BundleCluster.Format.Manifest;
+using BundleCluster.Format.Unbundling;
 
 namespace BundleCluster.Storage.S3;
 
@@ -21,11 +22,13 @@ public sealed class S3BundleStore(S3Location location, S3Settings settings, int 
 
     public async Task<UploadResult> UploadAsync(string manifestPath, string partsDirectory, int firstPart, bool skipManifest, CancellationToken ct)
     {
-        BundleManifest manifest = ReadLocalManifest(manifestPath);
+        (BundleManifest manifest, byte[] manifestBytes) = ReadLocalManifest(manifestPath);
         List<ManifestPart> parts = manifest.Image.Parts.Where(p => p.Index >= firstPart).ToList();
+        // Parts are read as the unbundler reads them: regular files inside the directory, at most 10 MiB each.
+        DirectoryPartSource source = DirectoryPartSource.ForDirectory(partsDirectory);
         foreach (ManifestPart part in parts)
         {
-            if (!File.Exists(Path.Combine(partsDirectory, part.FileName)))
+            if (await source.GetLengthAsync(part.FileName, ct) is null)
             {
                 throw new BundleException(BundleErrorKind.FileNotFound, $"bundle part '{part.FileName}' does not exist in '{partsDirectory}' (use -d)");
             }
@@ -34,7 +37,7 @@ public sealed class S3BundleStore(S3Location location, S3Settings settings, int 
         int uploaded = 0, skipped = 0;
         await Guard(() => Parallel.ForEachAsync(parts, new ParallelOptions { MaxDegreeOfParallelism = parallelism, CancellationToken = ct }, async (part, token) =>
         {
-            byte[] data = await File.ReadAllBytesAsync(Path.Combine(partsDirectory, part.FileName), token);
+            byte[] data = source.ReadAll(part.FileName);
             string md5 = Convert.ToHexStringLower(MD5.HashData(data));
             if (await RemoteEtagAsync(location.Key(part.FileName), token) == md5)
             {
@@ -50,16 +53,25 @@ public sealed class S3BundleStore(S3Location location, S3Settings settings, int 
         if (!skipManifest)
         {
             manifestKey = location.Key(Path.GetFileName(manifestPath));
-            byte[] manifestBytes = await File.ReadAllBytesAsync(manifestPath, ct);
             await Guard(() => PutAsync(manifestKey, manifestBytes, ct));
         }
 
         return new UploadResult(uploaded, skipped, manifestKey);
     }
 
-    /// <summary>Downloads the manifest and its parts into <paramref name="directory"/>, checking every part's SHA-1.</summary>
+    /// <summary>
+    /// Downloads the manifest and its parts into <paramref name="directory"/>, checking every part's SHA-1. Objects are
+    /// streamed to a new hidden file (never through an existing file or symlink: O_EXCL), at most 10 MiB per part and
+    /// <see cref="ManifestReader.MaxBytes"/> for the manifest, and renamed into place only when whole and correct
+    /// (rename replaces a symlink instead of writing through it). The manifest goes last.
+    /// </summary>
     public async Task<string> DownloadAsync(string manifestName, string directory, CancellationToken ct)
     {
+        if (File.Exists(directory))
+        {
+            throw BundleException.InvalidParameter($"destination '{directory}' is a file, not a directory");
+        }
+
         if (!Directory.Exists(directory))
         {
             throw new BundleException(BundleErrorKind.FileNotFound, $"directory '{directory}' does not exist");
@@ -67,28 +79,94 @@ public sealed class S3BundleStore(S3Location location, S3Settings settings, int 
 
         string manifestPath = Path.Combine(directory, manifestName);
         byte[] manifestBytes = await GetManifestAsync(manifestName, ct);
-        BundleManifest manifest = ManifestReader.Parse(System.Text.Encoding.UTF8.GetString(manifestBytes));
-        await Guard(() => Parallel.ForEachAsync(manifest.Image.Parts, new ParallelOptions { MaxDegreeOfParallelism = parallelism, CancellationToken = ct }, async (part, token) =>
+        BundleManifest manifest = ManifestReader.Parse(manifestBytes);
+        var written = new System.Collections.Concurrent.ConcurrentBag<string>();
+        try
         {
-            byte[] data = await GetAsync(location.Key(part.FileName), token);
-            string sha1 = Convert.ToHexStringLower(SHA1.HashData(data));
-            if (sha1 != part.Sha1Hex)
+            await Guard(() => Parallel.ForEachAsync(manifest.Image.Parts, new ParallelOptions { MaxDegreeOfParallelism = parallelism, CancellationToken = ct }, async (part, token) =>
             {
-                throw BundleException.InvalidBundle($"bundle part '{part.FileName}' downloaded corrupt (expected SHA-1 {part.Sha1Hex}, actual {sha1})");
+                string target = Path.Combine(directory, part.FileName);
+                await DownloadPartAsync(part, target, token);
+                written.Add(target);
+            }));
+            await WriteNewThenRenameAsync(manifestPath, manifestBytes, ct); // last: a manifest on disk means its parts are too
+        }
+        catch
+        {
+            foreach (string part in written)
+            {
+                File.Delete(part);
             }
 
-            await File.WriteAllBytesAsync(Path.Combine(directory, part.FileName), data, token);
-        }));
-        await File.WriteAllBytesAsync(manifestPath, manifestBytes, ct); // last: a manifest on disk means its parts are too
+            throw;
+        }
+
         return manifestPath;
+    }
+
+    private async Task DownloadPartAsync(ManifestPart part, string target, CancellationToken ct)
+    {
+        string key = location.Key(part.FileName);
+        string partial = Path.Combine(Path.GetDirectoryName(target)!, $".{part.FileName}.{Guid.NewGuid():N}.partial");
+        try
+        {
+            using GetObjectResponse response = await _client.GetObjectAsync(location.Bucket, key, ct);
+            if (response.ContentLength > Format.Unbundling.IPartSource.MaxPartLength)
+            {
+                throw Format.Unbundling.IPartSource.TooLarge(part.FileName, response.ContentLength);
+            }
+
+            using var sha1 = IncrementalHash.CreateHash(HashAlgorithmName.SHA1);
+            await using (var file = new FileStream(partial, FileMode.CreateNew, FileAccess.Write, FileShare.None, 1 << 16, FileOptions.Asynchronous))
+            await using (var body = new Format.Unbundling.ExactLengthStream(response.ResponseStream, response.ContentLength, $"bundle part '{part.FileName}'"))
+            {
+                byte[] buffer = new byte[1 << 16];
+                int n;
+                while ((n = await body.ReadAsync(buffer, ct)) > 0)
+                {
+                    sha1.AppendData(buffer, 0, n);
+                    await file.WriteAsync(buffer.AsMemory(0, n), ct);
+                }
+            }
+
+            string actual = Convert.ToHexStringLower(sha1.GetHashAndReset());
+            if (actual != part.Sha1Hex)
+            {
+                throw BundleException.InvalidBundle($"bundle part '{part.FileName}' downloaded corrupt (expected SHA-1 {part.Sha1Hex}, actual {actual})");
+            }
+
+            File.Move(partial, target, overwrite: true);
+        }
+        finally
+        {
+            File.Delete(partial);
+        }
+    }
+
+    private static async Task WriteNewThenRenameAsync(string target, byte[] data, CancellationToken ct)
+    {
+        string partial = Path.Combine(Path.GetDirectoryName(target)!, $".{Path.GetFileName(target)}.{Guid.NewGuid():N}.partial");
+        try
+        {
+            await using (var file = new FileStream(partial, FileMode.CreateNew, FileAccess.Write, FileShare.None, 1, FileOptions.Asynchronous))
+            {
+                await file.WriteAsync(data, ct);
+            }
+
+            File.Move(partial, target, overwrite: true);
+        }
+        finally
+        {
+            File.Delete(partial);
+        }
     }
 
     /// <summary>The objects a delete would remove: the parts the manifest lists, then the manifest.</summary>
     public async Task<IReadOnlyList<string>> KeysOfBundleAsync(string manifestName, string? localManifestPath, CancellationToken ct)
     {
         BundleManifest manifest = localManifestPath is not null
-            ? ReadLocalManifest(localManifestPath)
-            : ManifestReader.Parse(System.Text.Encoding.UTF8.GetString(await GetManifestAsync(manifestName, ct)));
+            ? ReadLocalManifest(localManifestPath).Manifest
+            : ManifestReader.Parse(await GetManifestAsync(manifestName, ct));
         return [.. manifest.Image.Parts.Select(p => location.Key(p.FileName)), location.Key(manifestName)];
     }
 
@@ -104,7 +182,7 @@ public sealed class S3BundleStore(S3Location location, S3Settings settings, int 
     {
         try
         {
-            return await Guard(() => GetAsync(location.Key(manifestName), ct));
+            return await Guard(() => GetAsync(location.Key(manifestName), ManifestReader.MaxBytes, ct));
         }
         catch (BundleException ex) when (ex.InnerException is AmazonS3Exception { ErrorCode: "NoSuchKey" })
         {
@@ -112,14 +190,11 @@ public sealed class S3BundleStore(S3Location location, S3Settings settings, int 
         }
     }
 
-    private static BundleManifest ReadLocalManifest(string path)
+    private static (BundleManifest Manifest, byte[] Bytes) ReadLocalManifest(string path)
     {
-        if (!File.Exists(path))
-        {
-            throw new BundleException(BundleErrorKind.FileNotFound, $"manifest '{path}' does not exist");
-        }
-
-        return ManifestReader.Parse(File.ReadAllText(path));
+        using Format.Files.RegularFile file = Format.Files.RegularFile.Open(path, "manifest", ManifestReader.MaxBytes, BundleErrorKind.InvalidBundle);
+        byte[] bytes = file.ReadAllBytes();
+        return (ManifestReader.Parse(bytes), bytes);
     }
 
     private async Task<string?> RemoteEtagAsync(string key, CancellationToken ct) =>
@@ -128,12 +203,19 @@ public sealed class S3BundleStore(S3Location location, S3Settings settings, int 
     private Task PutAsync(string key, byte[] data, CancellationToken ct) =>
         S3Objects.PutAsync(_client, settings, location.Bucket, key, data, settings.CannedAcl, ct);
 
-    private async Task<byte[]> GetAsync(string key, CancellationToken ct)
+    /// <summary>A small object (a manifest) into memory, refused above <paramref name="limit"/> before its body is read.</summary>
+    private async Task<byte[]> GetAsync(string key, long limit, CancellationToken ct)
     {
         using GetObjectResponse response = await _client.GetObjectAsync(location.Bucket, key, ct);
-        using var buffer = new MemoryStream();
-        await response.ResponseStream.CopyToAsync(buffer, ct);
-        return buffer.ToArray();
+        if (response.ContentLength > limit)
+        {
+            throw BundleException.InvalidBundle($"object '{key}' is {response.ContentLength} bytes, more than the {limit} a manifest may have");
+        }
+
+        byte[] data = new byte[response.ContentLength];
+        await using var body = new Format.Unbundling.ExactLengthStream(response.ResponseStream, data.Length, $"object '{key}'");
+        await body.ReadExactlyAsync(data, ct);
+        return data;
     }
 
     private async Task<T> Guard<T>(Func<Task<T>> call)

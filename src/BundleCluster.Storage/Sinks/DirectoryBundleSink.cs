@@ -1,4 +1,5 @@
 using System.Text;
+using System.Text.RegularExpressions;
 using BundleCluster.Format.Errors;
 
 namespace BundleCluster.Storage.Sinks;
@@ -7,48 +8,110 @@ namespace BundleCluster.Storage.Sinks;
 /// A bundle in a local directory, as ec2-bundle-image writes it. Parts are staged in a hidden per-job directory inside
 /// the destination (same file system, so the final move is a rename and no temp space is used elsewhere); the manifest
 /// is written to a temporary name, flushed and renamed, last.
+/// <para>
+/// One writer per prefix: a job holds the lock <c>.PREFIX.bundlecluster-lock</c> (flock, released by the kernel if the
+/// process dies) from preparation to commit or abort, so two runs naming the same destination and prefix cannot
+/// interleave parts and manifests — the second fails at once. A job whose state dies with its process (the embedded
+/// silo) also locks its staging directory; the next job in the destination removes staging directories whose lock is
+/// free, that is, whose process is gone. Staging of clustered jobs, which resume on other silos, is left to its job.
+/// </para>
 /// </summary>
 public sealed class DirectoryBundleSink : IBundleSink
 {
+    private const string StagingPrefix = ".bundlecluster-";
+    private const string ProcessOwnedMarker = "process.lock";
     private readonly string _directory;
     private readonly string _staging;
+    private readonly bool _stagingDiesWithProcess;
     private readonly List<string> _committedParts = [];
+    private DirectoryLock? _prefixLock;
+    private DirectoryLock? _stagingLock;
 
-    public DirectoryBundleSink(string directory, string jobId)
+    /// <param name="stagingDiesWithProcess">True when the job cannot outlive this process (embedded): its staging is
+    /// then marked so that later runs remove it if this process dies.</param>
+    public DirectoryBundleSink(string directory, string jobId, bool stagingDiesWithProcess = false)
     {
         _directory = Path.GetFullPath(directory);
-        _staging = Path.Combine(_directory, $".bundlecluster-{jobId}");
+        _staging = Path.Combine(_directory, StagingPrefix + jobId);
+        _stagingDiesWithProcess = stagingDiesWithProcess;
     }
 
     public string Describe() => $"directory '{_directory}'";
 
     public Task PrepareAsync(string prefix, bool overwrite, CancellationToken ct)
     {
+        if (File.Exists(_directory))
+        {
+            throw BundleException.InvalidParameter($"destination '{_directory}' is a file, not a directory");
+        }
+
         if (!Directory.Exists(_directory))
         {
             throw new BundleException(BundleErrorKind.FileNotFound, $"destination directory '{_directory}' does not exist");
         }
 
-        string manifest = Path.Combine(_directory, prefix + ".manifest.xml");
-        if (File.Exists(manifest) && !overwrite)
-        {
-            throw BundleException.InvalidParameter(
-                $"destination already holds a bundle named '{prefix}' ({manifest}); remove it, choose another prefix or pass --overwrite");
-        }
-
         try
         {
+            TakePrefixLock(prefix);
+            RemoveStagingOfDeadRuns();
             Directory.CreateDirectory(_staging);
+            if (_stagingDiesWithProcess)
+            {
+                _stagingLock = DirectoryLock.TryTake(Path.Combine(_staging, ProcessOwnedMarker));
+            }
+
             string probe = Path.Combine(_staging, ".write-probe");
             File.WriteAllBytes(probe, []);
             File.Delete(probe);
         }
         catch (Exception ex) when (ex is UnauthorizedAccessException or IOException)
         {
+            ReleaseLocks();
             throw BundleException.InvalidParameter($"destination directory '{_directory}' is not writable: {ex.Message}");
         }
 
+        string manifest = Path.Combine(_directory, prefix + ".manifest.xml");
+        if (File.Exists(manifest) && !overwrite)
+        {
+            Directory.Delete(_staging, recursive: true);
+            ReleaseLocks();
+            throw BundleException.InvalidParameter(
+                $"destination already holds a bundle named '{prefix}' ({manifest}); remove it, choose another prefix or pass --overwrite");
+        }
+
         return Task.CompletedTask;
+    }
+
+    private void TakePrefixLock(string prefix)
+    {
+        if (_prefixLock is not null)
+        {
+            return;
+        }
+
+        _prefixLock = DirectoryLock.TryTake(Path.Combine(_directory, $".{prefix}.bundlecluster-lock"))
+            ?? throw BundleException.InvalidParameter(
+                $"another bundle-image run is writing a bundle named '{prefix}' into '{_directory}'; wait for it or choose another prefix");
+    }
+
+    /// <summary>Staging of embedded runs whose process is gone (their lock is free): nothing will ever commit it.</summary>
+    private void RemoveStagingOfDeadRuns()
+    {
+        foreach (string staging in Directory.EnumerateDirectories(_directory, StagingPrefix + "*"))
+        {
+            string marker = Path.Combine(staging, ProcessOwnedMarker);
+            if (staging != _staging && File.Exists(marker) && !DirectoryLock.IsHeld(marker))
+            {
+                try
+                {
+                    Directory.Delete(staging, recursive: true);
+                }
+                catch (IOException)
+                {
+                    // Another run is removing it too.
+                }
+            }
+        }
     }
 
     public async Task WritePartAsync(int index, ReadOnlyMemory<byte> data, CancellationToken ct)
@@ -68,6 +131,8 @@ public sealed class DirectoryBundleSink : IBundleSink
 
     public async Task CommitAsync(string manifestFileName, IReadOnlyList<string> partFileNames, string manifestText, CancellationToken ct)
     {
+        string prefix = manifestFileName[..^".manifest.xml".Length];
+        TakePrefixLock(prefix); // a job resumed on another silo commits under the lock too
         string manifest = Path.Combine(_directory, manifestFileName);
         File.Delete(manifest); // an overwritten bundle must never pair its old manifest with new parts
         for (int i = 0; i < partFileNames.Count; i++)
@@ -83,6 +148,7 @@ public sealed class DirectoryBundleSink : IBundleSink
             _committedParts.Add(target);
         }
 
+        RemovePartsNotIn(prefix, partFileNames);
         string temporary = Path.Combine(_staging, "manifest.tmp");
         await using (var file = new FileStream(temporary, FileMode.Create, FileAccess.Write, FileShare.None, 4096, FileOptions.Asynchronous))
         {
@@ -92,17 +158,43 @@ public sealed class DirectoryBundleSink : IBundleSink
 
         File.Move(temporary, manifest, overwrite: true);
         Directory.Delete(_staging, recursive: true);
+        ReleaseLocks();
     }
 
-    public void Dispose()
+    /// <summary>
+    /// On overwrite, the old bundle's extra parts (it had more) would lie beside the new bundle forever: remove every
+    /// <c>PREFIX.part.N</c> the new manifest does not list. Safe under the prefix lock: no other run writes them.
+    /// </summary>
+    private void RemovePartsNotIn(string prefix, IReadOnlyList<string> keep)
     {
-        // Nothing held open between calls.
+        var pattern = new Regex("^" + Regex.Escape(prefix) + @"\.part\.[0-9]+$", RegexOptions.CultureInvariant);
+        var kept = new HashSet<string>(keep, StringComparer.Ordinal);
+        foreach (string path in Directory.EnumerateFiles(_directory, prefix + ".part.*"))
+        {
+            string name = Path.GetFileName(path);
+            if (pattern.IsMatch(name) && !kept.Contains(name))
+            {
+                File.Delete(path);
+            }
+        }
+    }
+
+    public void Dispose() => ReleaseLocks();
+
+    private void ReleaseLocks()
+    {
+        _stagingLock?.Dispose();
+        _stagingLock = null;
+        _prefixLock?.Dispose();
+        _prefixLock = null;
     }
 
     public Task AbortAsync(CancellationToken ct)
     {
         if (Directory.Exists(_staging))
         {
+            _stagingLock?.Dispose();
+            _stagingLock = null;
             Directory.Delete(_staging, recursive: true);
         }
 
@@ -112,6 +204,7 @@ public sealed class DirectoryBundleSink : IBundleSink
         }
 
         _committedParts.Clear();
+        ReleaseLocks();
         return Task.CompletedTask;
     }
 }

@@ -1,79 +1,62 @@
 using BundleCluster.Format;
 using BundleCluster.Format.Errors;
+using BundleCluster.Format.Files;
 using System.Runtime.InteropServices;
 using Microsoft.Win32.SafeHandles;
 
 namespace BundleCluster.Storage.Sources;
 
 /// <summary>
-/// Reads an image file at any offset. The length and modification time seen at open are the image's identity: a reader
-/// opened later for the same job must see the same ones, so a file rewritten mid-job fails the job instead of mixing
-/// two versions into one bundle.
+/// Reads an image file at any offset. Only a regular file is opened (a FIFO, a device or <c>/proc</c> file is refused
+/// with one line: none has a size that can be planned). The identity of the opened file — device, inode, length,
+/// mtime in nanoseconds — is the image's version: every later reader of the same job (chunk workers, the digest, on
+/// any silo) must open the same version, so a file replaced by a rename or a symlink swap, or rewritten with a new
+/// length or time, fails the job instead of mixing two versions into one bundle.
 /// </summary>
 public sealed partial class FileImageReader : IImageReader
 {
-    private readonly SafeFileHandle _handle;
+    private readonly RegularFile _file;
 
-    private FileImageReader(string path, SafeFileHandle handle, long length, string version)
-    {
-        Path = path;
-        _handle = handle;
-        Length = length;
-        Version = version;
-    }
+    private FileImageReader(RegularFile file) => _file = file;
 
-    public string Path { get; }
+    public string Path => _file.Path;
 
-    public long Length { get; }
+    public long Length => _file.Length;
 
-    /// <summary>Length and modification time, as a string a job can pin and compare.</summary>
-    public string Version { get; }
+    /// <summary>device:inode:length:mtime-ns of the opened file, as a string a job can pin and compare.</summary>
+    public string Version => _file.Identity.ToString();
 
     /// <param name="expectedVersion">When given, the image must still be the version the job planned against.</param>
-    public static FileImageReader Open(string path, string? expectedVersion = null)
+    /// <param name="admit">Sees the opened file before it is used (a cluster checks its resolved path against its roots).</param>
+    public static FileImageReader Open(string path, string? expectedVersion = null, Action<RegularFile>? admit = null)
     {
-        if (Directory.Exists(path))
-        {
-            throw BundleException.InvalidParameter($"image '{path}' is a directory, not an image file");
-        }
-
-        if (!File.Exists(path))
-        {
-            throw new BundleException(BundleErrorKind.FileNotFound, $"image '{path}' does not exist");
-        }
-
-        SafeFileHandle handle;
+        RegularFile file = RegularFile.Open(path, "image");
         try
         {
-            handle = File.OpenHandle(path, FileMode.Open, FileAccess.Read, FileShare.Read, FileOptions.Asynchronous);
-        }
-        catch (UnauthorizedAccessException ex)
-        {
-            throw new BundleException(BundleErrorKind.InvalidParameter, $"image '{path}' is not readable: {ex.Message}", ex);
-        }
+            admit?.Invoke(file);
+            if (expectedVersion is not null)
+            {
+                file.RequireIdentity(expectedVersion, "image");
+            }
 
-        long length = RandomAccess.GetLength(handle);
-        var info = new FileInfo(path);
-        string version = $"{length}:{info.LastWriteTimeUtc.Ticks}";
-        if (expectedVersion is not null && expectedVersion != version)
-        {
-            handle.Dispose();
-            throw new BundleException(BundleErrorKind.Failed,
-                $"image '{path}' changed while it was being bundled (was {expectedVersion}, now {version}); the bundle would mix two versions");
+            return new FileImageReader(file);
         }
-
-        return new FileImageReader(path, handle, length, version);
+        catch
+        {
+            file.Dispose();
+            throw;
+        }
     }
 
     /// <summary>The image's modification time in Unix seconds, which GNU tar records in the member header.</summary>
-    public long MtimeUnixSeconds => Math.Max(0, new DateTimeOffset(File.GetLastWriteTimeUtc(Path)).ToUnixTimeSeconds());
+    public long MtimeUnixSeconds => _file.Identity.MtimeUnixSeconds;
 
     public async ValueTask ReadExactlyAtAsync(long offset, Memory<byte> destination, CancellationToken ct)
     {
         int filled = 0;
         while (filled < destination.Length)
         {
-            int n = await RandomAccess.ReadAsync(_handle, destination[filled..], offset + filled, ct).ConfigureAwait(false);
+            int n = await RandomAccess.ReadAsync(_file.Handle, destination[filled..], offset + filled, ct).ConfigureAwait(false);
             if (n == 0)
             {
                 throw new BundleException(BundleErrorKind.Failed,
@@ -95,7 +78,7 @@ public sealed partial class FileImageReader : IImageReader
             return false;
         }
 
-        long nextData = SeekData(_handle, offset, SeekDataWhence);
+        long nextData = SeekData(_file.Handle, offset, SeekDataWhence);
         if (nextData < 0)
         {
             // ENXIO: no data at or after offset (a trailing hole). Any other error: we cannot tell.
@@ -113,7 +96,7 @@ public sealed partial class FileImageReader : IImageReader
 
     public ValueTask DisposeAsync()
     {
-        _handle.Dispose();
+        _file.Dispose();
         return ValueTask.CompletedTask;
     }
 }

@@ -9,7 +9,9 @@ public sealed record OpenedImage(IImageReader Reader, string Version, long Mtime
 /// <summary>Opens the image a path or s3:// URI names, checking it is still the pinned version when one is given.</summary>
 public static class ImageReaders
 {
-    public static async Task<OpenedImage> OpenAsync(string image, S3Settings? s3, string? expectedVersion, CancellationToken ct)
+    /// <param name="admit">For files: sees the opened file before it is read (confinement to allowed roots).</param>
+    public static async Task<OpenedImage> OpenAsync(string image, S3Settings? s3, string? expectedVersion, CancellationToken ct,
+        Action<Format.Files.RegularFile>? admit = null)
     {
         if (S3Location.IsS3(image))
         {
@@ -17,7 +19,7 @@ public static class ImageReaders
             return new OpenedImage(reader, reader.Version, reader.MtimeUnixSeconds);
         }
 
-        FileImageReader file = FileImageReader.Open(image, expectedVersion);
+        FileImageReader file = FileImageReader.Open(image, expectedVersion, admit);
         return new OpenedImage(file, file.Version, file.MtimeUnixSeconds);
     }
 
