@@ -19,12 +19,14 @@ public static class RepositoryPaths
     }
 
     /// <summary>The built bundle-silo.dll (the configuration the tests were built in).</summary>
-    public static string SiloDll
+    public static string SiloDll => BuiltProgram("BundleCluster.Silo", "bundle-silo.dll");
+
+    /// <summary>The built bundlectl.dll, run from its own output folder (its own dependency set).</summary>
+    public static string CliDll => BuiltProgram("BundleCluster.Cli", "bundlectl.dll");
+
+    private static string BuiltProgram(string project, string dll)
     {
-        get
-        {
-            string configuration = AppContext.BaseDirectory.Contains("/Release/", StringComparison.Ordinal) ? "Release" : "Debug";
-            return Path.Combine(Root, "src", "BundleCluster.Silo", "bin", configuration, "net10.0", "bundle-silo.dll");
-        }
+        string configuration = AppContext.BaseDirectory.Contains("/Release/", StringComparison.Ordinal) ? "Release" : "Debug";
+        return Path.Combine(Root, "src", project, "bin", configuration, "net10.0", dll);
     }
 }

@@ -102,7 +102,8 @@ internal static class BundleImageCommand
     {
         await using EmbeddedCluster cluster = await EmbeddedCluster.StartAsync(context.Verbose, ct);
         var client = new BundleClusterClient(cluster.Grains, TimeSpan.FromMilliseconds(20)); // in-process: polling is nearly free
-        string jobId = await client.SubmitAsync(spec, ct: ct);
+        // Submitting is quick and must not be cut short: a job submitted but not yet acknowledged could not be cancelled.
+        string jobId = await client.SubmitAsync(spec, ct: CancellationToken.None);
         var progress = new ProgressLine(context);
         try
         {

@@ -20,6 +20,7 @@ public sealed class DirectoryBundleSink : IBundleSink
 {
     private const string StagingPrefix = ".bundlecluster-";
     private const string ProcessOwnedMarker = "process.lock";
+    private const string LockSuffix = ".bundlecluster-lock";
     private readonly string _directory;
     private readonly string _staging;
     private readonly bool _stagingDiesWithProcess;
@@ -73,6 +74,7 @@ public sealed class DirectoryBundleSink : IBundleSink
         string manifest = Path.Combine(_directory, prefix + ".manifest.xml");
         if (File.Exists(manifest) && !overwrite)
         {
+            ReleaseStagingLock();
             Directory.Delete(_staging, recursive: true);
             ReleaseLocks();
             throw BundleException.InvalidParameter(
@@ -89,14 +91,25 @@ public sealed class DirectoryBundleSink : IBundleSink
             return;
         }
 
-        _prefixLock = DirectoryLock.TryTake(Path.Combine(_directory, $".{prefix}.bundlecluster-lock"))
+        _prefixLock = DirectoryLock.TryTake(Path.Combine(_directory, $".{prefix}{LockSuffix}"))
             ?? throw BundleException.InvalidParameter(
                 $"another bundle-image run is writing a bundle named '{prefix}' into '{_directory}'; wait for it or choose another prefix");
     }
 
-    /// <summary>Staging of embedded runs whose process is gone (their lock is free): nothing will ever commit it.</summary>
+    /// <summary>
+    /// Staging of embedded runs whose process is gone (their lock is free): nothing will ever commit it. Also the lock
+    /// files of dead runs: a free one is taken and removed (the take-then-remove protocol of <see cref="DirectoryLock"/>).
+    /// </summary>
     private void RemoveStagingOfDeadRuns()
     {
+        foreach (string lockFile in Directory.EnumerateFiles(_directory, ".*" + LockSuffix))
+        {
+            if (lockFile != _prefixLock?.Path)
+            {
+                DirectoryLock.TryTake(lockFile)?.Dispose();
+            }
+        }
+
         foreach (string staging in Directory.EnumerateDirectories(_directory, StagingPrefix + "*"))
         {
             string marker = Path.Combine(staging, ProcessOwnedMarker);
@@ -157,6 +170,7 @@ public sealed class DirectoryBundleSink : IBundleSink
         }
 
         File.Move(temporary, manifest, overwrite: true);
+        ReleaseStagingLock();
         Directory.Delete(_staging, recursive: true);
         ReleaseLocks();
     }
@@ -181,20 +195,24 @@ public sealed class DirectoryBundleSink : IBundleSink
 
     public void Dispose() => ReleaseLocks();
 
-    private void ReleaseLocks()
+    private void ReleaseStagingLock()
     {
         _stagingLock?.Dispose();
         _stagingLock = null;
+    }
+
+    private void ReleaseLocks()
+    {
+        ReleaseStagingLock();
         _prefixLock?.Dispose();
         _prefixLock = null;
     }
 
     public Task AbortAsync(CancellationToken ct)
     {
+        ReleaseStagingLock();
         if (Directory.Exists(_staging))
         {
-            _stagingLock?.Dispose();
-            _stagingLock = null;
             Directory.Delete(_staging, recursive: true);
         }
 

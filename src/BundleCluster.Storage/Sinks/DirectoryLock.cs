@@ -87,7 +87,14 @@ public sealed class DirectoryLock : IDisposable
     {
         if (!_keepFile)
         {
-            File.Delete(Path); // while still holding it: a later taker re-checks the path (see TryTake)
+            try
+            {
+                File.Delete(Path); // while still holding it: a later taker re-checks the path (see TryTake)
+            }
+            catch (DirectoryNotFoundException)
+            {
+                // its directory is already gone
+            }
         }
 
         _stream.Dispose();

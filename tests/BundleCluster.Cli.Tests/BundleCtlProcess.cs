@@ -1,0 +1,99 @@
+using System.Diagnostics;
+using System.Text;
+
+namespace BundleCluster.Cli.Tests;
+
+/// <summary>
+/// bundlectl as a separate process (the CLI project's own build output), for what an in-process run cannot show:
+/// signals, a hang that must be killed, a crash. Every wait is bounded; a process still running at dispose is killed.
+/// </summary>
+internal sealed class BundleCtlProcess : IDisposable
+{
+    private readonly Process _process;
+    private readonly StringBuilder _stdout = new();
+    private readonly StringBuilder _stderr = new();
+
+    private BundleCtlProcess(Process process)
+    {
+        _process = process;
+        _process.OutputDataReceived += (_, e) => { if (e.Data is not null) { lock (_stdout) { _stdout.AppendLine(e.Data); } } };
+        _process.ErrorDataReceived += (_, e) => { if (e.Data is not null) { lock (_stderr) { _stderr.AppendLine(e.Data); } } };
+        _process.BeginOutputReadLine();
+        _process.BeginErrorReadLine();
+    }
+
+    public static BundleCtlProcess Start(params string[] args)
+    {
+        var psi = new ProcessStartInfo("dotnet")
+        {
+            RedirectStandardOutput = true,
+            RedirectStandardError = true,
+            RedirectStandardInput = true,
+            UseShellExecute = false,
+            WorkingDirectory = Path.GetTempPath(),
+        };
+        psi.ArgumentList.Add(BundleCluster.TestSupport.RepositoryPaths.CliDll);
+        foreach (string arg in args)
+        {
+            psi.ArgumentList.Add(arg);
+        }
+
+        return new BundleCtlProcess(Process.Start(psi) ?? throw new InvalidOperationException("cannot start bundlectl"));
+    }
+
+    public string StdErr { get { lock (_stderr) { return _stderr.ToString(); } } }
+
+    public string StdOut { get { lock (_stdout) { return _stdout.ToString(); } } }
+
+    public bool HasExited => _process.HasExited;
+
+    /// <summary>Sends a signal ("INT", "TERM", "KILL") with kill(1).</summary>
+    public void Signal(string name)
+    {
+        using Process kill = Process.Start("kill", ["-s", name, _process.Id.ToString(System.Globalization.CultureInfo.InvariantCulture)])!;
+        kill.WaitForExit();
+    }
+
+    /// <summary>The exit code; fails the test (and kills the process) if it has not exited within <paramref name="timeout"/>.</summary>
+    public async Task<int> WaitAsync(TimeSpan timeout)
+    {
+        using var cts = new CancellationTokenSource(timeout);
+        try
+        {
+            await _process.WaitForExitAsync(cts.Token);
+        }
+        catch (OperationCanceledException)
+        {
+            _process.Kill(entireProcessTree: true);
+            throw new Xunit.Sdk.XunitException($"bundlectl did not exit within {timeout.TotalSeconds} s (a hang); stderr: {StdErr}");
+        }
+
+        _process.WaitForExit(); // drains the output readers
+        return _process.ExitCode;
+    }
+
+    /// <summary>Waits until <paramref name="condition"/> holds, or fails after <paramref name="timeout"/>.</summary>
+    public async Task WaitUntilAsync(Func<bool> condition, TimeSpan timeout, string what)
+    {
+        var clock = Stopwatch.StartNew();
+        while (!condition())
+        {
+            if (clock.Elapsed > timeout || _process.HasExited)
+            {
+                throw new Xunit.Sdk.XunitException($"{what} did not happen (exited: {_process.HasExited}); stderr: {StdErr}");
+            }
+
+            await Task.Delay(50);
+        }
+    }
+
+    public void Dispose()
+    {
+        if (!_process.HasExited)
+        {
+            _process.Kill(entireProcessTree: true);
+        }
+
+        _process.Dispose();
+    }
+}
