@@ -24,7 +24,9 @@ internal sealed class BundleCtlProcess : IDisposable
 
     public static BundleCtlProcess Start(params string[] args)
     {
-        var psi = new ProcessStartInfo("dotnet")
+        // A command started in the background by a non-interactive shell (CI, `cmd &`) inherits SIGINT ignored, and a
+        // process cannot catch a signal ignored since it started. Reset it to the default, then exec bundlectl (same pid).
+        var psi = new ProcessStartInfo("python3")
         {
             RedirectStandardOutput = true,
             RedirectStandardError = true,
@@ -32,6 +34,9 @@ internal sealed class BundleCtlProcess : IDisposable
             UseShellExecute = false,
             WorkingDirectory = Path.GetTempPath(),
         };
+        psi.ArgumentList.Add("-c");
+        psi.ArgumentList.Add("import os, signal, sys; signal.signal(signal.SIGINT, signal.SIG_DFL); os.execvp(sys.argv[1], sys.argv[1:])");
+        psi.ArgumentList.Add("dotnet");
         psi.ArgumentList.Add(BundleCluster.TestSupport.RepositoryPaths.CliDll);
         foreach (string arg in args)
         {

@@ -39,14 +39,13 @@ public sealed partial class FileImageReader : IImageReader
                 file.RequireIdentity(expectedVersion, "image");
             }
 
-            if (file.Length == 0)
+            // /proc and /sys files report 0 bytes and then produce data: bundling by size would make an empty bundle of
+            // something that is not empty. (A truly empty file bundles, as ec2-bundle-image bundles it.)
+            Span<byte> probe = stackalloc byte[1];
+            if (file.Length == 0 && RandomAccess.Read(file.Handle, probe, 0) > 0)
             {
-                // /proc and /sys files report 0 bytes and then produce data: bundling by size would make an empty
-                // bundle of something that is not empty. And a truly empty file is no machine image.
-                Span<byte> probe = stackalloc byte[1];
-                throw BundleException.InvalidParameter(RandomAccess.Read(file.Handle, probe, 0) > 0
-                    ? $"image '{path}' reports a size of 0 bytes but has content (a /proc or /sys file); only regular files of a fixed size are bundled"
-                    : $"image '{path}' is empty (0 bytes); there is nothing to bundle");
+                throw BundleException.InvalidParameter(
+                    $"image '{path}' reports a size of 0 bytes but has content (a /proc or /sys file); only regular files of a fixed size are bundled");
             }
 
             return new FileImageReader(file);
