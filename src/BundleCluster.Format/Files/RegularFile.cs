@@ -88,8 +88,9 @@ public sealed partial class RegularFile : IDisposable
         return data;
     }
 
-    /// <summary>A forward-only stream of exactly <see cref="Length"/> bytes that owns this file; a file that shrank is an error.</summary>
-    public Stream OpenBoundedStream() => new BoundedFileStream(this);
+    /// <summary>A forward-only stream of exactly <see cref="Length"/> bytes that owns this file's handle; a file that shrank is an error.</summary>
+    public Stream OpenBoundedStream() =>
+        new Unbundling.ExactLengthStream(new FileStream(Handle, FileAccess.Read, 1 << 16), Length, $"'{Path}'");
 
     /// <summary>Throws unless the open file is the one described by <paramref name="expected"/> (same inode, length and mtime).</summary>
     public void RequireIdentity(string expected, string role)
@@ -243,60 +244,4 @@ public sealed partial class RegularFile : IDisposable
 
     [LibraryImport("libc", EntryPoint = "statx", SetLastError = true, StringMarshalling = StringMarshalling.Utf8)]
     private static partial int NativeStatx(SafeFileHandle dirfd, string path, int flags, uint mask, out StatxBuffer buffer);
-
-    /// <summary>Reads the file front to back, never past the length seen at open.</summary>
-    private sealed class BoundedFileStream(RegularFile file) : Unbundling.ReadOnlyStream
-    {
-        private long _position;
-
-        public override int Read(byte[] buffer, int offset, int count) => Read(buffer.AsSpan(offset, count));
-
-        public override int Read(Span<byte> buffer)
-        {
-            int want = (int)Math.Min(buffer.Length, file.Length - _position);
-            if (want == 0)
-            {
-                return 0;
-            }
-
-            int n = RandomAccess.Read(file.Handle, buffer[..want], _position);
-            return Advance(n);
-        }
-
-        public override async ValueTask<int> ReadAsync(Memory<byte> buffer, CancellationToken ct = default)
-        {
-            int want = (int)Math.Min(buffer.Length, file.Length - _position);
-            if (want == 0)
-            {
-                return 0;
-            }
-
-            int n = await RandomAccess.ReadAsync(file.Handle, buffer[..want], _position, ct).ConfigureAwait(false);
-            return Advance(n);
-        }
-
-        public override Task<int> ReadAsync(byte[] buffer, int offset, int count, CancellationToken ct) =>
-            ReadAsync(buffer.AsMemory(offset, count), ct).AsTask();
-
-        private int Advance(int n)
-        {
-            if (n == 0)
-            {
-                throw file.Changed();
-            }
-
-            _position += n;
-            return n;
-        }
-
-        protected override void Dispose(bool disposing)
-        {
-            if (disposing)
-            {
-                file.Dispose();
-            }
-
-            base.Dispose(disposing);
-        }
-    }
 }
