@@ -5,10 +5,10 @@ set -uo pipefail
 cd "$(dirname "$0")/.."
 
 # The tests check our bytes with the real tools and run real Redis servers; install what a minimal machine lacks
-# (Debian package names). The tests start and stop their own Redis instances and S3 test servers (npm fauxqs,
+# (Debian package names; afl++ for the one-minute fuzzing smoke run, tests/fuzz/run.sh). The tests start and stop their own Redis instances and S3 test servers (npm fauxqs,
 # installed into deploy/s3/ on first use) on 127.0.0.1.
 missing=()
-for tool in openssl:openssl gzip:gzip tar:tar python3:python3-minimal cmp:diffutils truncate:coreutils redis-server:redis-server redis-cli:redis-tools npm:npm ss:iproute2; do
+for tool in openssl:openssl gzip:gzip tar:tar python3:python3-minimal cmp:diffutils truncate:coreutils redis-server:redis-server redis-cli:redis-tools npm:npm ss:iproute2 afl-fuzz:afl++ mkfifo:coreutils; do
   command -v "${tool%%:*}" >/dev/null 2>&1 || missing+=("${tool##*:}")
 done
 if [ ${#missing[@]} -gt 0 ]; then

@@ -147,6 +147,59 @@ public sealed class ProcessClusterTests(ITestOutputHelper output) : IDisposable
     }
 
     [Fact]
+    public async Task A_symlink_swapped_to_a_file_outside_the_roots_after_submit_is_never_read()
+    {
+        // The race of the review: pass the allowed-root check with a file inside, then point the path elsewhere (same
+        // size, same mtime) while the silos are still reading. Every reader re-opens the path and must find the file
+        // that was checked, by device and inode.
+        await StartSilosAsync(1);
+        await using ConnectedBundleCluster cluster = await ConnectAsync();
+        using var elsewhere = new TempDirectory("outside");
+        string inside = ClusterJobs.BusyImage(_dir.File("inside.img"), 150_000_000, seed: 44);
+        string outside = ClusterJobs.BusyImage(elsewhere.File("secret.img"), 150_000_000, seed: 45);
+        File.SetLastWriteTimeUtc(outside, File.GetLastWriteTimeUtc(inside));
+        string link = _dir.File("image.img");
+        File.CreateSymbolicLink(link, inside);
+        string bundle = _dir.Sub("swapped");
+
+        string jobId = await cluster.Client.SubmitAsync(ClusterJobs.Spec(_dir.Path, link, bundle, level: 9));
+        File.CreateSymbolicLink(link + ".new", outside);
+        File.Move(link + ".new", link, overwrite: true); // rename(2): the path never stops existing
+        BundleJobStatus done = await cluster.Client.GetStatusAsync(jobId);
+        while (!done.IsFinished)
+        {
+            await Task.Delay(100);
+            done = await cluster.Client.GetStatusAsync(jobId);
+        }
+
+        Assert.Equal(BundleJobState.Failed, done.State);
+        Assert.True(done.Error!.Contains("no longer the file that was planned", StringComparison.Ordinal), done.Error);
+        var cleanup = Stopwatch.StartNew(); // the job removes its staging just after it reports the failure
+        while (Directory.GetFileSystemEntries(bundle).Length > 0 && cleanup.Elapsed < TimeSpan.FromSeconds(30))
+        {
+            await Task.Delay(100);
+        }
+
+        Assert.Empty(Directory.GetFileSystemEntries(bundle).Select(Path.GetFileName));
+    }
+
+    [Fact]
+    public async Task A_symlink_inside_the_roots_to_a_file_outside_is_refused_at_submit()
+    {
+        await StartSilosAsync(1);
+        await using ConnectedBundleCluster cluster = await ConnectAsync();
+        using var elsewhere = new TempDirectory("outside");
+        string link = _dir.File("innocent.img");
+        File.CreateSymbolicLink(link, TestImages.Create(elsewhere.File("secret.img"), 1000, seed: 1));
+
+        BundleJobValidationException refused = await Assert.ThrowsAsync<BundleJobValidationException>(
+            () => cluster.Client.SubmitAsync(ClusterJobs.Spec(_dir.Path, link, _dir.Sub("bundle-link"))));
+
+        Assert.Equal("image", refused.Field);
+        Assert.Contains("outside the directories this cluster may use", refused.Message);
+    }
+
+    [Fact]
     public async Task Redis_unavailable_gives_a_clear_error_not_a_hang()
     {
         var clock = Stopwatch.StartNew();

@@ -253,9 +253,14 @@ public static class TarMemberExtractor
         }
 
         byte[] data = new byte[(int)size];
-        await input.ReadExactlyAsync(data, ct).ConfigureAwait(false);
         byte[] pad = new byte[Padding(size)];
-        await input.ReadExactlyAsync(pad, ct).ConfigureAwait(false);
+        // Found by fuzzing: a stream cut inside a record is the bundle's fault, not an EndOfStreamException.
+        if (await input.ReadAtLeastAsync(data, data.Length, throwOnEndOfStream: false, ct).ConfigureAwait(false) < data.Length
+            || await input.ReadAtLeastAsync(pad, pad.Length, throwOnEndOfStream: false, ct).ConfigureAwait(false) < pad.Length)
+        {
+            throw Invalid("the tar stream ends inside a metadata record (long name or PAX header)");
+        }
+
         return data;
     }
 
@@ -268,7 +273,7 @@ public static class TarMemberExtractor
         {
             int space = Array.IndexOf(data, (byte)' ', pos);
             if (space < 0 || !int.TryParse(Encoding.ASCII.GetString(data, pos, space - pos), NumberStyles.None, CultureInfo.InvariantCulture, out int length)
-                || length <= space - pos || pos + length > data.Length)
+                || length < space - pos + 2 || pos + length > data.Length || data[pos + length - 1] != (byte)'\n')
             {
                 throw Invalid("a PAX extended header is malformed");
             }

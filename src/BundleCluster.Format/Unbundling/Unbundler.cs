@@ -199,7 +199,8 @@ public static class Unbundler
         return lengths;
     }
 
-    private static async Task<ExtractedMember> DecodeAsync(BundleManifest manifest, BundleKey key, IPartSource source,
+    /// <summary>The layers after every part was checked: CBC, gzip, tar and the digests (internal: the fuzz harness drives it).</summary>
+    internal static async Task<ExtractedMember> DecodeAsync(BundleManifest manifest, BundleKey key, IPartSource source,
         IReadOnlyList<long> lengths, Func<string, IExtractTarget> openTarget, CancellationToken ct)
     {
         long size = manifest.Image.Size;
