@@ -117,7 +117,7 @@ public static class Unbundler
             throw BundleException.InvalidParameter($"'{output}' is a directory; the image '{manifest.Image.Name}' cannot be restored over it");
         }
 
-        if (!overwrite && (File.Exists(output) || new FileInfo(output).LinkTarget is not null))
+        if (!overwrite && Exists(output))
         {
             throw BundleException.InvalidParameter($"'{output}' already exists; remove it or pass --overwrite to replace it");
         }
@@ -125,18 +125,24 @@ public static class Unbundler
         return output;
     }
 
+    /// <summary>A file, or a symbolic link even if it dangles.</summary>
+    private static bool Exists(string path) => File.Exists(path) || new FileInfo(path).LinkTarget is not null;
+
     /// <summary>
-    /// Renames the finished image into place. rename(2) replaces a symbolic link rather than writing through it; without
-    /// --overwrite a file that appeared meanwhile is kept and the run fails.
+    /// Moves the finished image into place. With --overwrite, rename(2) replaces a symbolic link rather than writing
+    /// through it; without, the move refuses any name that exists by then (link(2) semantics), so a file that appeared
+    /// meanwhile is kept and the run fails.
     /// </summary>
     private static void Publish(string partialPath, string output, bool overwrite)
     {
-        if (!overwrite && (File.Exists(output) || new FileInfo(output).LinkTarget is not null))
+        try
+        {
+            File.Move(partialPath, output, overwrite);
+        }
+        catch (IOException) when (!overwrite && Exists(output))
         {
             throw BundleException.InvalidParameter($"'{output}' appeared while the bundle was restored; it was kept (pass --overwrite to replace it)");
         }
-
-        File.Move(partialPath, output, overwrite: true);
     }
 
     private static (BundleKey Key, string Pair) DecryptKey(BundleManifest manifest, string privateKeyPath)
