@@ -55,6 +55,24 @@ public sealed class EmbeddedPipelineTests(TwoSiloClusterFixture fixture) : IClas
     }
 
     [Fact]
+    public async Task An_idempotency_key_shaped_like_a_path_never_names_a_path()
+    {
+        // The job id is the client's idempotency key; staging named after it would be written, and on failure
+        // recursively deleted, wherever "../" leads.
+        string image = TestImages.Create(_dir.File("path.img"), 1_000_000, seed: 3);
+        string parent = _dir.Sub("parent");
+        string dest = Directory.CreateDirectory(Path.Combine(parent, "bundle")).FullName;
+
+        string jobId = await _client.SubmitAsync(Spec(image, dest), idempotencyKey: "/../../escaped-" + Guid.NewGuid().ToString("N"));
+        BundleJobStatus done = await _client.WaitAsync(jobId).WaitAsync(TimeSpan.FromMinutes(2));
+
+        Assert.Equal(BundleJobState.Completed, done.State);
+        Assert.Equal(["bundle"], Directory.GetFileSystemEntries(parent).Select(Path.GetFileName));
+        Assert.Empty(Directory.GetFileSystemEntries(_dir.Path, "escaped-*"));
+        Assert.Equal(["path.img.manifest.xml", "path.img.part.0"], Directory.GetFileSystemEntries(dest).Select(Path.GetFileName).Order(StringComparer.Ordinal));
+    }
+
+    [Fact]
     public async Task Submitting_twice_with_one_idempotency_key_runs_one_job()
     {
         string image = TestImages.Create(_dir.File("once.img"), 3_000_000, seed: 2);

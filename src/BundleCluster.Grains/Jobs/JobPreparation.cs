@@ -39,6 +39,9 @@ internal static class JobPreparation
         // Files are checked as opened (the path the kernel resolved), not by name first: a symlink swapped in between
         // a check and an open would otherwise pass.
         IReadOnlyCollection<string> keyRoots = options.KeyFileRoots();
+        Field("idempotencyKey", () => jobId.Length <= 256 && !jobId.Any(char.IsControl)
+            ? true
+            : throw BundleException.InvalidParameter("the idempotency key must be at most 256 characters without control characters"));
         Field("destination", () => Storage.S3.S3Location.IsS3(spec.Destination) || Confine(spec.Destination, options.AllowedRoots, "destination"));
         Field("user", () => ManifestMetadata.NormalizeAccount(spec.User));
         Field("architecture", () => ManifestMetadata.ValidateArchitecture(spec.Architecture));

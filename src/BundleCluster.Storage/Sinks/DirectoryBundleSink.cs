@@ -18,7 +18,6 @@ namespace BundleCluster.Storage.Sinks;
 /// </summary>
 public sealed class DirectoryBundleSink : IBundleSink
 {
-    private const string StagingPrefix = ".bundlecluster-";
     private const string ProcessOwnedMarker = "process.lock";
     private const string LockSuffix = ".bundlecluster-lock";
     private readonly string _directory;
@@ -33,7 +32,7 @@ public sealed class DirectoryBundleSink : IBundleSink
     public DirectoryBundleSink(string directory, string jobId, bool stagingDiesWithProcess = false)
     {
         _directory = Path.GetFullPath(directory);
-        _staging = Path.Combine(_directory, StagingPrefix + jobId);
+        _staging = Path.Combine(_directory, StagingName.For(jobId));
         _stagingDiesWithProcess = stagingDiesWithProcess;
     }
 
@@ -110,7 +109,7 @@ public sealed class DirectoryBundleSink : IBundleSink
             }
         }
 
-        foreach (string staging in Directory.EnumerateDirectories(_directory, StagingPrefix + "*"))
+        foreach (string staging in Directory.EnumerateDirectories(_directory, StagingName.Prefix + "*"))
         {
             string marker = Path.Combine(staging, ProcessOwnedMarker);
             if (staging != _staging && File.Exists(marker) && !DirectoryLock.IsHeld(marker))

@@ -26,7 +26,7 @@ public sealed class S3BundleSink : IBundleSink
         _location = location;
         _settings = settings;
         _client = settings.CreateClient();
-        _staging = location.Key($".bundlecluster-{jobId}/");
+        _staging = location.Key(StagingName.For(jobId) + "/");
     }
 
     public string Describe() => _location.ToString();
