@@ -102,3 +102,22 @@ internal sealed class BundleCtlProcess : IDisposable
         _process.Dispose();
     }
 }
+
+/// <summary>Runs bundlectl to completion in a child process and reports its peak resident memory (getrusage).</summary>
+internal static class BundleCtlMemory
+{
+    public sealed record Result(int ExitCode, string StdErr, long PeakBytes);
+
+    public static Result Run(params string[] args)
+    {
+        const string measure = "import resource, subprocess, sys\n" +
+                               "p = subprocess.run(sys.argv[1:], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, timeout=120)\n" +
+                               "sys.stderr.write(p.stderr.decode())\n" +
+                               "print(p.returncode, resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss)";
+        BundleCluster.TestSupport.ExternalTool.Result run = BundleCluster.TestSupport.ExternalTool.Run("python3",
+            ["-c", measure, "dotnet", BundleCluster.TestSupport.RepositoryPaths.CliDll, .. args], timeout: TimeSpan.FromMinutes(3));
+        string[] fields = run.StdOut.Trim().Split(' ');
+        return new Result(int.Parse(fields[0], System.Globalization.CultureInfo.InvariantCulture), run.StdErr,
+            long.Parse(fields[1], System.Globalization.CultureInfo.InvariantCulture) * 1024);
+    }
+}

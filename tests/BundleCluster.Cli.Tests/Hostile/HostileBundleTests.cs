@@ -300,6 +300,40 @@ public sealed class HostileBundleTests(HostileBundleFixture bundle) : IClassFixt
         Refusal.Assert(run, 1, expected);
     }
 
+    [Theory]
+    [InlineData("manifest")]
+    [InlineData("/dev/zero")]
+    [InlineData("huge-key")]
+    public void Huge_and_endless_inputs_are_refused_in_bounded_memory(string input)
+    {
+        // The review saw 4.2 GB for a 1 GB manifest and 8.5 GB for -k /dev/zero: a separate process, so its peak
+        // resident memory is its own.
+        string manifest = Path.Combine(bundle.Bundle, "h.img.manifest.xml");
+        string key = User.PrivateKeyPath;
+        if (input == "manifest")
+        {
+            manifest = _dir.File("huge.manifest.xml");
+            using var file = File.Create(manifest);
+            file.SetLength(1L << 30);
+        }
+        else if (input == "/dev/zero")
+        {
+            key = "/dev/zero";
+        }
+        else
+        {
+            key = _dir.File("huge-key.pem");
+            using var file = File.Create(key);
+            file.SetLength(8L << 30);
+        }
+
+        BundleCtlMemory.Result run = BundleCtlMemory.Run("verify", "-m", manifest, "-k", key);
+
+        Assert.True(run.ExitCode is 1 or 254, $"exit {run.ExitCode}: {run.StdErr}");
+        Assert.Single(run.StdErr.Split('\n', StringSplitOptions.RemoveEmptyEntries));
+        Assert.True(run.PeakBytes < 400L << 20, $"peak resident memory {run.PeakBytes >> 20} MiB");
+    }
+
     private static string Cut(string text, string element)
     {
         int from = text.IndexOf($"<{element}>", StringComparison.Ordinal);
