@@ -200,6 +200,28 @@ public sealed class ProcessClusterTests(ITestOutputHelper output) : IDisposable
     }
 
     [Fact]
+    public async Task Ctrl_C_on_bundlectl_with_cluster_stops_following_and_the_job_goes_on()
+    {
+        await StartSilosAsync(1);
+        await using ConnectedBundleCluster cluster = await ConnectAsync();
+        string image = ClusterJobs.BusyImage(_dir.File("follow.img"), 150_000_000, seed: 46);
+        string bundle = _dir.Sub("followed");
+        TestIdentity user = TestIdentity.User(_dir.Path);
+        using BundleCtlProcess follow = BundleCtlProcess.Start("bundle-image", "-i", image, "-c", user.CertificatePath, "-k", user.PrivateKeyPath,
+            "-u", "123456789012", "-d", bundle, "--ec2cert", TestIdentity.Cloud(_dir.Path).CertificatePath, "--level", "9",
+            "--cluster", _redis.Address, "--cluster-id", _clusterId, "--idempotency-key", "followed-job");
+        await follow.WaitUntilAsync(() => follow.StdErr.Contains("job followed-job submitted", StringComparison.Ordinal), TimeSpan.FromMinutes(1), "the submission");
+
+        follow.Signal("INT");
+        int exitCode = await follow.WaitAsync(TimeSpan.FromMinutes(1));
+        BundleJobStatus done = await cluster.Client.WaitAsync("followed-job").WaitAsync(TimeSpan.FromMinutes(3));
+
+        Assert.True(exitCode == 255, $"exit {exitCode}; stderr: {follow.StdErr}");
+        Assert.Equal(BundleJobState.Completed, done.State);
+        await ClusterJobs.AssertRestoresAsync(_dir.Path, done, image);
+    }
+
+    [Fact]
     public async Task Redis_unavailable_gives_a_clear_error_not_a_hang()
     {
         var clock = Stopwatch.StartNew();

@@ -1,13 +1,13 @@
 using System.Diagnostics;
 using System.Text;
 
-namespace BundleCluster.Cli.Tests;
+namespace BundleCluster.TestSupport;
 
 /// <summary>
 /// bundlectl as a separate process (the CLI project's own build output), for what an in-process run cannot show:
 /// signals, a hang that must be killed, a crash. Every wait is bounded; a process still running at dispose is killed.
 /// </summary>
-internal sealed class BundleCtlProcess : IDisposable
+public sealed class BundleCtlProcess : IDisposable
 {
     private readonly Process _process;
     private readonly StringBuilder _stdout = new();
@@ -37,7 +37,7 @@ internal sealed class BundleCtlProcess : IDisposable
         psi.ArgumentList.Add("-c");
         psi.ArgumentList.Add("import os, signal, sys; signal.signal(signal.SIGINT, signal.SIG_DFL); os.execvp(sys.argv[1], sys.argv[1:])");
         psi.ArgumentList.Add("dotnet");
-        psi.ArgumentList.Add(BundleCluster.TestSupport.RepositoryPaths.CliDll);
+        psi.ArgumentList.Add(RepositoryPaths.CliDll);
         foreach (string arg in args)
         {
             psi.ArgumentList.Add(arg);
@@ -104,7 +104,7 @@ internal sealed class BundleCtlProcess : IDisposable
 }
 
 /// <summary>Runs bundlectl to completion in a child process and reports its peak resident memory (getrusage).</summary>
-internal static class BundleCtlMemory
+public static class BundleCtlMemory
 {
     public sealed record Result(int ExitCode, string StdErr, long PeakBytes);
 
@@ -114,8 +114,8 @@ internal static class BundleCtlMemory
                                "p = subprocess.run(sys.argv[1:], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, timeout=120)\n" +
                                "sys.stderr.write(p.stderr.decode())\n" +
                                "print(p.returncode, resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss)";
-        BundleCluster.TestSupport.ExternalTool.Result run = BundleCluster.TestSupport.ExternalTool.Run("python3",
-            ["-c", measure, "dotnet", BundleCluster.TestSupport.RepositoryPaths.CliDll, .. args], timeout: TimeSpan.FromMinutes(3));
+        ExternalTool.Result run = ExternalTool.Run("python3",
+            ["-c", measure, "dotnet", RepositoryPaths.CliDll, .. args], timeout: TimeSpan.FromMinutes(3));
         string[] fields = run.StdOut.Trim().Split(' ');
         return new Result(int.Parse(fields[0], System.Globalization.CultureInfo.InvariantCulture), run.StdErr,
             long.Parse(fields[1], System.Globalization.CultureInfo.InvariantCulture) * 1024);
