@@ -73,6 +73,24 @@ public sealed class EmbeddedPipelineTests(TwoSiloClusterFixture fixture) : IClas
     }
 
     [Fact]
+    public async Task A_symlink_planted_under_a_predictable_staging_name_is_refused()
+    {
+        string image = TestImages.Create(_dir.File("planted.img"), 1_000_000, seed: 4);
+        string dest = _dir.Sub("planted-dest");
+        string elsewhere = _dir.Sub("elsewhere");
+        string key = "planted-" + Guid.NewGuid().ToString("N")[..8];
+        Directory.CreateSymbolicLink(Path.Combine(dest, ".bundlecluster-" + key), elsewhere);
+
+        BundleJobValidationException refused = await Assert.ThrowsAsync<BundleJobValidationException>(
+            () => _client.SubmitAsync(Spec(image, dest), idempotencyKey: key));
+
+        Assert.Equal("destination", refused.Field);
+        Assert.Contains("is a symbolic link", refused.Message);
+        Assert.Empty(Directory.GetFileSystemEntries(elsewhere));
+        Assert.Equal([".bundlecluster-" + key], Directory.GetFileSystemEntries(dest).Select(Path.GetFileName)); // the prefix lock was released and removed
+    }
+
+    [Fact]
     public async Task Submitting_twice_with_one_idempotency_key_runs_one_job()
     {
         string image = TestImages.Create(_dir.File("once.img"), 3_000_000, seed: 2);

@@ -54,6 +54,13 @@ public sealed class DirectoryBundleSink : IBundleSink
         {
             TakePrefixLock(prefix);
             RemoveStagingOfDeadRuns();
+            if (new DirectoryInfo(_staging).LinkTarget is not null)
+            {
+                // A job id can be predictable (an idempotency key): a link planted under its staging name would send
+                // the parts, and the recursive removal after a failure, somewhere else.
+                throw BundleException.InvalidParameter($"'{_staging}' is a symbolic link; the staging directory of a job must be a directory of its own");
+            }
+
             Directory.CreateDirectory(_staging);
             if (_stagingDiesWithProcess)
             {
@@ -68,6 +75,11 @@ public sealed class DirectoryBundleSink : IBundleSink
         {
             ReleaseLocks();
             throw BundleException.InvalidParameter($"destination directory '{_directory}' is not writable: {ex.Message}");
+        }
+        catch
+        {
+            ReleaseLocks(); // a refused job must not keep the prefix locked
+            throw;
         }
 
         string manifest = Path.Combine(_directory, prefix + ".manifest.xml");

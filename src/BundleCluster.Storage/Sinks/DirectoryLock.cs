@@ -24,6 +24,11 @@ public sealed class DirectoryLock : IDisposable
     /// <summary>The lock, or null when another process (or another job in this one) holds it.</summary>
     public static DirectoryLock? TryTake(string path)
     {
+        if (new FileInfo(path).LinkTarget is not null)
+        {
+            return null; // a planted link: never open, lock or remove what it points to
+        }
+
         for (int attempt = 0; attempt < 3; attempt++)
         {
             FileStream stream;
