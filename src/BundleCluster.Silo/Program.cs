@@ -3,6 +3,7 @@ using BundleCluster.Grains.Hosting;
 using BundleCluster.Silo;
 using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.Hosting;
+using Microsoft.Extensions.Options;
 using Orleans.Configuration;
 
 // bundle-silo: one silo of a BundleCluster cluster. Silos find each other, keep job state and reminders in Redis;
@@ -16,23 +17,15 @@ var options = builder.Configuration.GetSection(SiloHostOptions.Section).Get<Silo
 options.AllowedRoots.AddRange(builder.Configuration.GetSection("BundleSilo:AllowedRoot").Get<string[]>() ?? []);
 options.KeyRoots.AddRange(builder.Configuration.GetSection("BundleSilo:KeyRoot").Get<string[]>() ?? []);
 
-if (string.IsNullOrWhiteSpace(options.Redis))
+// Settings that could only fail later are refused now, one line each: the host's own here, the pipeline's
+// (BundleClusterOptionsValidator) when the host starts.
+ValidateOptionsResult invalid = new SiloHostOptionsValidator().Validate(null, options);
+if (invalid.Failed)
 {
-    Console.Error.WriteLine("bundle-silo: error: --redis HOST:PORT is required; silos cluster through Redis (for one machine, bundlectl runs an embedded silo)");
-    return 1;
+    return Refuse(invalid.Failures!);
 }
 
-if (options.AllowedRoots.Count == 0)
-{
-    Console.Error.WriteLine("bundle-silo: error: at least one --allowed-root DIR is required; a silo reads images only under allowed roots");
-    return 1;
-}
-
-if (!IPAddress.TryParse(options.Advertise, out IPAddress? advertise))
-{
-    Console.Error.WriteLine($"bundle-silo: error: --advertise '{options.Advertise}' is not an IP address");
-    return 1;
-}
+IPAddress advertise = IPAddress.Parse(options.Advertise);
 
 builder.UseOrleans(silo =>
 {
@@ -50,12 +43,13 @@ builder.UseOrleans(silo =>
         o.IAmAliveTablePublishTimeout = TimeSpan.FromSeconds(5);
         o.NumMissedTableIAmAliveLimit = 3;
     });
-    silo.AddBundleClusterRedis(options.Redis);
+    silo.AddBundleClusterRedis(options.Redis!); // validated above
     silo.AddBundleClusterGrains(o =>
     {
         o.AllowedRoots = options.AllowedRoots.Select(Path.GetFullPath).ToList();
         o.KeyRoots = options.KeyRoots.Select(Path.GetFullPath).ToList();
         o.CompressionSlots = options.CompressionSlots ?? o.CompressionSlots;
+        o.SlicesInFlight = options.SlicesInFlight ?? o.SlicesInFlight;
     });
 });
 
@@ -64,8 +58,22 @@ try
     await builder.Build().RunAsync();
     return 0;
 }
+catch (OptionsValidationException ex)
+{
+    return Refuse(ex.Failures);
+}
 catch (Exception ex) when (ex is StackExchange.Redis.RedisConnectionException or Orleans.Clustering.Redis.RedisClusteringException)
 {
     Console.Error.WriteLine($"bundle-silo: error: cannot reach Redis at {options.Redis}: {ex.Message}");
     return 254;
+}
+
+static int Refuse(IEnumerable<string> failures)
+{
+    foreach (string failure in failures)
+    {
+        Console.Error.WriteLine($"bundle-silo: error: {failure}");
+    }
+
+    return 1;
 }

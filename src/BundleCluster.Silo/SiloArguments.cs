@@ -12,6 +12,7 @@ internal static class SiloArguments
         ["--cluster-id"] = "BundleSilo:ClusterId",
         ["--service-id"] = "BundleSilo:ServiceId",
         ["--compression-slots"] = "BundleSilo:CompressionSlots",
+        ["--slices-in-flight"] = "BundleSilo:SlicesInFlight",
     };
 
     /// <summary>

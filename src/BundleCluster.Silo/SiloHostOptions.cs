@@ -30,4 +30,7 @@ public sealed class SiloHostOptions
 
     /// <summary>Compressions at once on this silo (default: one per core).</summary>
     public int? CompressionSlots { get; set; }
+
+    /// <summary>Slices a sealer on this silo keeps in flight (default: 4 per core, at least 8).</summary>
+    public int? SlicesInFlight { get; set; }
 }

@@ -221,6 +221,43 @@ public sealed class ProcessClusterTests(ITestOutputHelper output) : IDisposable
         await ClusterJobs.AssertRestoresAsync(_dir.Path, done, image);
     }
 
+    [Theory]
+    [InlineData("--compression-slots", "0", "CompressionSlots (--compression-slots) is 0")]
+    [InlineData("--compression-slots", "-3", "CompressionSlots (--compression-slots) is -3")]
+    [InlineData("--slices-in-flight", "0", "SlicesInFlight (--slices-in-flight) is 0")]
+    [InlineData("--silo-port", "70000", "--silo-port 70000 is not a TCP port")]
+    [InlineData("--redis", ",,,", "--redis ',,,' names no HOST:PORT")]
+    [InlineData("--advertise", "silo.local", "--advertise 'silo.local' is not an IP address")]
+    [InlineData("--allowed-root", "/nonexistent-root", "names '/nonexistent-root', which is not an existing directory")]
+    [InlineData("--cluster-id", " ", "--cluster-id must not be empty")]
+    public void A_silo_with_an_invalid_setting_refuses_to_start_naming_it(string flag, string value, string expected)
+    {
+        // Before any Redis is reached: the address given is never listened on.
+        ExternalTool.Result run = ExternalTool.Run("dotnet", [RepositoryPaths.SiloDll, "--redis", $"127.0.0.1:{RedisServer.FreePort()}",
+            "--allowed-root", _dir.Path, "--silo-port", RedisServer.FreePort().ToString(System.Globalization.CultureInfo.InvariantCulture),
+            "--gateway-port", RedisServer.FreePort().ToString(System.Globalization.CultureInfo.InvariantCulture), flag, value], timeout: TimeSpan.FromMinutes(1));
+
+        Assert.Equal(1, run.ExitCode);
+        string line = Assert.Single(run.StdErr.Split('\n', StringSplitOptions.RemoveEmptyEntries));
+        Assert.Equal("bundle-silo: error: ", line[..20]);
+        Assert.Contains(expected, line);
+    }
+
+    [Fact]
+    public async Task Bundlectl_reaches_silos_started_with_their_own_service_id()
+    {
+        var silo = new SiloProcess(_redis.Address, _clusterId, [_dir.Path], serviceId: "svc-" + _clusterId);
+        _silos.Add(silo);
+        await silo.WaitStartedAsync();
+
+        BundleCtlMemory.Result jobs = BundleCtlMemory.Run("jobs", "--cluster", _redis.Address, "--cluster-id", _clusterId, "--service-id", "svc-" + _clusterId);
+        BundleCtlMemory.Result withoutServiceId = BundleCtlMemory.Run("jobs", "--cluster", _redis.Address, "--cluster-id", _clusterId);
+
+        Assert.True(jobs.ExitCode == 0, jobs.StdErr);
+        Assert.Equal(254, withoutServiceId.ExitCode); // the service id is not the cluster id: Redis keys membership by it
+        Assert.Contains("cannot reach the cluster", withoutServiceId.StdErr);
+    }
+
     [Fact]
     public async Task Redis_unavailable_gives_a_clear_error_not_a_hang()
     {

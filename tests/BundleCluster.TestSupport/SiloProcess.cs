@@ -9,12 +9,12 @@ public sealed class SiloProcess : IDisposable
     private readonly Process _process;
     private readonly StringWriter _log = new();
 
-    public SiloProcess(string redis, string clusterId, IEnumerable<string> allowedRoots)
+    public SiloProcess(string redis, string clusterId, IEnumerable<string> allowedRoots, string? serviceId = null)
     {
         SiloPort = RedisServer.FreePort();
         GatewayPort = RedisServer.FreePort();
         var psi = new ProcessStartInfo("dotnet") { RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
-        foreach (string arg in (string[])[RepositoryPaths.SiloDll, "--redis", redis, "--cluster-id", clusterId, "--service-id", clusterId,
+        foreach (string arg in (string[])[RepositoryPaths.SiloDll, "--redis", redis, "--cluster-id", clusterId, "--service-id", serviceId ?? clusterId,
                      "--silo-port", SiloPort.ToString(CultureInfo.InvariantCulture), "--gateway-port", GatewayPort.ToString(CultureInfo.InvariantCulture),
                      "--advertise", "127.0.0.1", .. allowedRoots.SelectMany(r => new[] { "--allowed-root", r })])
         {

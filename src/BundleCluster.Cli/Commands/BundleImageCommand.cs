@@ -35,7 +35,7 @@ internal static class BundleImageCommand
         var command = new Command("bundle-image", "Bundle an image: tar, gzip, AES-128-CBC, 10 MiB parts and a signed manifest")
         {
             Image, Cert, PrivateKey, User, Destination, Prefix, Arch, Ec2Cert, Kernel, Ramdisk, Mappings, ProductCodes, Level, SliceMiB, Overwrite,
-            Cluster, ClusterOptions.ClusterId, NoWait, IdempotencyKey,
+            Cluster, ClusterOptions.ClusterId, ClusterOptions.ServiceId, NoWait, IdempotencyKey,
         };
         S3.AddTo(command);
         command.SetAction((parsed, ct) => BundleCtl.GuardAsync(parsed, context => RunAsync(parsed, context, ct), ct));

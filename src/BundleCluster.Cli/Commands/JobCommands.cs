@@ -63,6 +63,7 @@ internal static class JobCommands
         Option<string> cluster = ClusterOptions.Cluster(required: true);
         command.Options.Add(cluster);
         command.Options.Add(ClusterOptions.ClusterId);
+        command.Options.Add(ClusterOptions.ServiceId);
         command.SetAction((parsed, ct) => BundleCtl.GuardAsync(parsed, async context =>
         {
             await using ConnectedBundleCluster connection = await ClusterOptions.ConnectAsync(parsed, cluster, ct);

@@ -12,7 +12,8 @@ public static class SiloBuilderExtensions
 {
     public static ISiloBuilder AddBundleClusterGrains(this ISiloBuilder silo, Action<BundleClusterOptions>? configure = null)
     {
-        silo.Services.AddOptions<BundleClusterOptions>().Configure(o => configure?.Invoke(o));
+        silo.Services.AddOptions<BundleClusterOptions>().Configure(o => configure?.Invoke(o)).ValidateOnStart();
+        silo.Services.AddSingleton<IValidateOptions<BundleClusterOptions>, BundleClusterOptionsValidator>();
         silo.Services.AddSingleton(sp => new CpuWorkLimiter(sp.GetRequiredService<IOptions<BundleClusterOptions>>().Value.CompressionSlots));
         silo.AddPlacementDirector<SpreadPlacement, SpreadPlacementDirector>();
 

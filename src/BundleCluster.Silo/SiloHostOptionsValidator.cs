@@ -1,0 +1,71 @@
+using System.Net;
+using Microsoft.Extensions.Options;
+
+namespace BundleCluster.Silo;
+
+/// <summary>bundle-silo's own settings, checked before anything starts; each failure one line naming the flag.</summary>
+internal sealed class SiloHostOptionsValidator : IValidateOptions<SiloHostOptions>
+{
+    public ValidateOptionsResult Validate(string? name, SiloHostOptions options)
+    {
+        var failures = new List<string>();
+        if (string.IsNullOrWhiteSpace(options.Redis))
+        {
+            failures.Add("--redis HOST:PORT is required; silos cluster through Redis (for one machine, bundlectl runs an embedded silo)");
+        }
+        else if (RedisProblem(options.Redis) is { } problem)
+        {
+            failures.Add($"--redis '{options.Redis}' {problem}");
+        }
+
+        if (options.AllowedRoots.Count == 0)
+        {
+            failures.Add("at least one --allowed-root DIR is required; a silo reads images only under allowed roots");
+        }
+
+        if (!IPAddress.TryParse(options.Advertise, out _))
+        {
+            failures.Add($"--advertise '{options.Advertise}' is not an IP address");
+        }
+
+        Port(options.SiloPort, "--silo-port", failures);
+        Port(options.GatewayPort, "--gateway-port", failures);
+        if (options.SiloPort == options.GatewayPort)
+        {
+            failures.Add($"--silo-port and --gateway-port are both {options.SiloPort}; they must differ");
+        }
+
+        if (string.IsNullOrWhiteSpace(options.ClusterId))
+        {
+            failures.Add("--cluster-id must not be empty");
+        }
+
+        if (string.IsNullOrWhiteSpace(options.ServiceId))
+        {
+            failures.Add("--service-id must not be empty");
+        }
+
+        return failures.Count == 0 ? ValidateOptionsResult.Success : ValidateOptionsResult.Fail(failures);
+    }
+
+    private static string? RedisProblem(string redis)
+    {
+        try
+        {
+            var parsed = StackExchange.Redis.ConfigurationOptions.Parse(redis);
+            return parsed.EndPoints.Count == 0 ? "names no HOST:PORT" : null;
+        }
+        catch (ArgumentException ex)
+        {
+            return $"is not a Redis address ({ex.Message})";
+        }
+    }
+
+    private static void Port(int port, string flag, List<string> failures)
+    {
+        if (port is < 1 or > 65535)
+        {
+            failures.Add($"{flag} {port} is not a TCP port (1-65535)");
+        }
+    }
+}
