@@ -1,6 +1,7 @@
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Options;
 using Orleans.Configuration;
 
 namespace BundleCluster.Client;
@@ -8,12 +9,47 @@ namespace BundleCluster.Client;
 /// <summary>Where a clustered deployment is: its Redis and its cluster/service ids (as the silos were started).</summary>
 public sealed class BundleClusterConnectionOptions
 {
+    /// <summary>The configuration section <c>AddBundleClusterClient()</c> binds by default (keys Redis, ClusterId, ServiceId).</summary>
+    public const string Section = "BundleCluster";
+
     /// <summary>Redis HOST:PORT, or a StackExchange.Redis configuration string.</summary>
     public string Redis { get; set; } = "127.0.0.1:6379";
 
     public string ClusterId { get; set; } = "bundlecluster";
 
     public string ServiceId { get; set; } = "bundlecluster";
+}
+
+/// <summary>Refuses connection settings that could never connect, naming the setting.</summary>
+public sealed class BundleClusterConnectionOptionsValidator : IValidateOptions<BundleClusterConnectionOptions>
+{
+    public ValidateOptionsResult Validate(string? name, BundleClusterConnectionOptions options)
+    {
+        var failures = new List<string>();
+        try
+        {
+            if (StackExchange.Redis.ConfigurationOptions.Parse(options.Redis ?? "").EndPoints.Count == 0)
+            {
+                failures.Add($"Redis '{options.Redis}' names no HOST:PORT");
+            }
+        }
+        catch (ArgumentException ex)
+        {
+            failures.Add($"Redis '{options.Redis}' is not a Redis address ({ex.Message})");
+        }
+
+        if (string.IsNullOrWhiteSpace(options.ClusterId))
+        {
+            failures.Add("ClusterId must not be empty");
+        }
+
+        if (string.IsNullOrWhiteSpace(options.ServiceId))
+        {
+            failures.Add("ServiceId must not be empty");
+        }
+
+        return failures.Count == 0 ? ValidateOptionsResult.Success : ValidateOptionsResult.Fail(failures);
+    }
 }
 
 /// <summary>Ways to reach a cluster: a static connect for tools and scripts, and DI registration for services.</summary>
@@ -23,13 +59,23 @@ public static class BundleClusterConnection
     /// <exception cref="ClusterUnreachableException">Redis or every silo is unreachable.</exception>
     public static async Task<ConnectedBundleCluster> ConnectAsync(BundleClusterConnectionOptions options, CancellationToken ct = default)
     {
+        if (new BundleClusterConnectionOptionsValidator().Validate(null, options) is { Failed: true } invalid)
+        {
+            throw new BundleClusterException(string.Join("; ", invalid.Failures!), "InvalidParameter");
+        }
+
         HostApplicationBuilder builder = Host.CreateApplicationBuilder(new HostApplicationBuilderSettings
         {
             DisableDefaults = true,
             ContentRootPath = AppContext.BaseDirectory, // not the current directory, which need not exist
         });
         builder.Logging.ClearProviders();
-        builder.AddBundleClusterClient(options);
+        builder.AddBundleClusterClient(o =>
+        {
+            o.Redis = options.Redis;
+            o.ClusterId = options.ClusterId;
+            o.ServiceId = options.ServiceId;
+        });
         IHost host = builder.Build();
         try
         {
@@ -46,30 +92,44 @@ public static class BundleClusterConnection
 
     /// <summary>
     /// Registers an Orleans client for the cluster and <see cref="BundleClusterClient"/> in DI
-    /// (<c>builder.AddBundleClusterClient(o => o.Redis = "redis:6379")</c>).
+    /// (<c>builder.AddBundleClusterClient(o => o.Redis = "redis:6379")</c>), the settings validated on start.
     /// </summary>
     public static IHostApplicationBuilder AddBundleClusterClient(this IHostApplicationBuilder builder, Action<BundleClusterConnectionOptions> configure)
     {
-        var options = new BundleClusterConnectionOptions();
-        configure(options);
-        return builder.AddBundleClusterClient(options);
+        builder.Services.AddOptions<BundleClusterConnectionOptions>().Configure(configure);
+        return builder.AddBundleClusterClientCore();
     }
 
-    private static IHostApplicationBuilder AddBundleClusterClient(this IHostApplicationBuilder builder, BundleClusterConnectionOptions options)
+    /// <summary>
+    /// Registers the client with its settings bound from configuration (section <see cref="BundleClusterConnectionOptions.Section"/>
+    /// by default: <c>BundleCluster:Redis</c>, <c>BundleCluster:ClusterId</c>, <c>BundleCluster:ServiceId</c>, or the
+    /// environment's <c>BundleCluster__Redis</c> …), validated on start.
+    /// </summary>
+    public static IHostApplicationBuilder AddBundleClusterClient(this IHostApplicationBuilder builder, string section = BundleClusterConnectionOptions.Section)
     {
+        builder.Services.AddOptions<BundleClusterConnectionOptions>().BindConfiguration(section);
+        return builder.AddBundleClusterClientCore();
+    }
+
+    private static IHostApplicationBuilder AddBundleClusterClientCore(this IHostApplicationBuilder builder)
+    {
+        builder.Services.AddOptions<BundleClusterConnectionOptions>().ValidateOnStart();
+        builder.Services.AddSingleton<IValidateOptions<BundleClusterConnectionOptions>, BundleClusterConnectionOptionsValidator>();
         builder.UseOrleansClient(client => client
-            .UseRedisClustering(o =>
-            {
-                o.ConfigurationOptions = StackExchange.Redis.ConfigurationOptions.Parse(options.Redis);
-                o.ConfigurationOptions.ConnectTimeout = 5000;
-                o.ConfigurationOptions.AbortOnConnectFail = true;
-            })
-            .Configure<ClusterOptions>(o =>
-            {
-                o.ClusterId = options.ClusterId;
-                o.ServiceId = options.ServiceId;
-            })
+            .UseRedisClustering(_ => { })
             .UseConnectionRetryFilter((_, _) => Task.FromResult(false))); // fail fast: a clear error beats a hang
+        // Orleans' own options follow ours, read when the client is built (so configuration binding applies).
+        builder.Services.AddOptions<Orleans.Clustering.Redis.RedisClusteringOptions>().Configure<IOptions<BundleClusterConnectionOptions>>((o, connection) =>
+        {
+            o.ConfigurationOptions = StackExchange.Redis.ConfigurationOptions.Parse(connection.Value.Redis);
+            o.ConfigurationOptions.ConnectTimeout = 5000;
+            o.ConfigurationOptions.AbortOnConnectFail = true;
+        });
+        builder.Services.AddOptions<ClusterOptions>().Configure<IOptions<BundleClusterConnectionOptions>>((o, connection) =>
+        {
+            o.ClusterId = connection.Value.ClusterId;
+            o.ServiceId = connection.Value.ServiceId;
+        });
         builder.Services.AddSingleton(sp => new BundleClusterClient(sp.GetRequiredService<IClusterClient>()));
         return builder;
     }

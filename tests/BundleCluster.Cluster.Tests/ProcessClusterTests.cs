@@ -1,4 +1,8 @@
 using System.Diagnostics;
+using Microsoft.Extensions.Configuration;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Hosting;
+using Microsoft.Extensions.Options;
 using BundleCluster.Abstractions.Jobs;
 using BundleCluster.Client;
 using BundleCluster.TestSupport;
@@ -256,6 +260,31 @@ public sealed class ProcessClusterTests(ITestOutputHelper output) : IDisposable
         Assert.True(jobs.ExitCode == 0, jobs.StdErr);
         Assert.Equal(254, withoutServiceId.ExitCode); // the service id is not the cluster id: Redis keys membership by it
         Assert.Contains("cannot reach the cluster", withoutServiceId.StdErr);
+    }
+
+    [Fact]
+    public async Task A_service_binds_the_client_from_configuration_and_bad_settings_fail_at_start()
+    {
+        await StartSilosAsync(1);
+        static IHost Service(Dictionary<string, string?> settings)
+        {
+            HostApplicationBuilder builder = Host.CreateApplicationBuilder(new HostApplicationBuilderSettings { DisableDefaults = true, ContentRootPath = AppContext.BaseDirectory });
+            builder.Configuration.AddInMemoryCollection(settings);
+            builder.AddBundleClusterClient();
+            return builder.Build();
+        }
+
+        using IHost good = Service(new() { ["BundleCluster:Redis"] = _redis.Address, ["BundleCluster:ClusterId"] = _clusterId, ["BundleCluster:ServiceId"] = _clusterId });
+        using IHost bad = Service(new() { ["BundleCluster:Redis"] = ",,,", ["BundleCluster:ClusterId"] = _clusterId, ["BundleCluster:ServiceId"] = "" });
+
+        await good.StartAsync();
+        IReadOnlyList<BundleJobStatus> jobs = await good.Services.GetRequiredService<BundleClusterClient>().ListJobsAsync();
+        OptionsValidationException refused = await Assert.ThrowsAsync<OptionsValidationException>(() => bad.StartAsync());
+        await good.StopAsync();
+
+        Assert.NotNull(jobs);
+        Assert.Contains("Redis ',,,' names no HOST:PORT", refused.Failures);
+        Assert.Contains("ServiceId must not be empty", refused.Failures);
     }
 
     [Fact]
