@@ -20,9 +20,16 @@ fi
 # Build everything first (warnings are errors), so a project no test references cannot rot unnoticed.
 dotnet build BundleCluster.sln -nologo -clp:ErrorsOnly || { echo "0 passed, 1 failed, 0 skipped"; exit 1; }
 
+# --fast: the quick tier for the inner loop, everything but the classes marked [Trait("Tier", "Slow")] (real silo
+# processes, S3 test servers, signals, multi-GiB images, the AFL smoke run). The plain command runs everything.
+args=()
+for arg in "$@"; do
+  if [ "$arg" = "--fast" ]; then args+=(--filter "Tier!=Slow"); else args+=("$arg"); fi
+done
+
 # Each test project writes its own TestResults/results.trx (one fixed name per project, so none overwrite another).
 rm -rf tests/*/TestResults
-dotnet test BundleCluster.sln --no-build --logger "trx;LogFileName=results.trx" "$@"
+dotnet test BundleCluster.sln --no-build --logger "trx;LogFileName=results.trx" "${args[@]}"
 status=$?
 
 # dotnet test's own summary is per project; add up the TRX counters into one line CI can read.

@@ -3,6 +3,7 @@ using BundleCluster.TestSupport;
 namespace BundleCluster.Cli.Tests;
 
 /// <summary>Images past the limits of the old formats: an 8 GiB+ tar size field and a gzip ISIZE that wraps at 4 GiB.</summary>
+[Trait("Tier", "Slow")] // multi-GiB images
 public sealed class LargeImageTests
 {
     [Fact]

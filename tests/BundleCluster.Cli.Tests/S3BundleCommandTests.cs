@@ -5,6 +5,7 @@ using BundleCluster.TestSupport;
 namespace BundleCluster.Cli.Tests;
 
 /// <summary>upload-bundle / download-bundle / delete-bundle and unbundle -s s3:// against a real S3-compatible server.</summary>
+[Trait("Tier", "Slow")] // an S3 test server (Node)
 public sealed class S3BundleCommandTests : IClassFixture<S3DestinationTests.Server>, IDisposable
 {
     private readonly S3DestinationTests.Server _server;

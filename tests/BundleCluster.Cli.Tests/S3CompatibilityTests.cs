@@ -6,6 +6,7 @@ namespace BundleCluster.Cli.Tests;
 /// s3rver stores the AWS SDK's aws-chunked framing as object content unless the client sends plain bodies; with
 /// --s3-compat a bundle uploaded there downloads byte-correct.
 /// </summary>
+[Trait("Tier", "Slow")] // an S3 test server (Node)
 public sealed class S3CompatibilityTests : IDisposable
 {
     private readonly TempDirectory _dir = new("s3rver");

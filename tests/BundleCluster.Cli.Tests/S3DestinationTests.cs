@@ -6,6 +6,7 @@ using BundleCluster.TestSupport;
 namespace BundleCluster.Cli.Tests;
 
 /// <summary>bundle-image straight into a bucket of a real S3-compatible server over HTTP.</summary>
+[Trait("Tier", "Slow")] // an S3 test server (Node)
 public sealed class S3DestinationTests : IClassFixture<S3DestinationTests.Server>, IDisposable
 {
     private readonly Server _server;

@@ -8,6 +8,7 @@ using BundleCluster.TestSupport;
 namespace BundleCluster.Cli.Tests;
 
 /// <summary>Images read from s3:// with ranged GETs, pinned to the ETag seen when the job was planned.</summary>
+[Trait("Tier", "Slow")] // an S3 test server (Node)
 public sealed class S3SourceTests : IClassFixture<S3DestinationTests.Server>, IDisposable
 {
     private readonly S3DestinationTests.Server _server;

@@ -4,6 +4,7 @@ using BundleCluster.TestSupport;
 namespace BundleCluster.Cli.Tests;
 
 /// <summary>What bundle-image sends to S3, observed on the wire through a fault-injecting proxy.</summary>
+[Trait("Tier", "Slow")] // an S3 test server (Node) behind a fault-injecting proxy
 public sealed class S3WireTests : IClassFixture<S3DestinationTests.Server>, IAsyncLifetime
 {
     private readonly S3DestinationTests.Server _server;

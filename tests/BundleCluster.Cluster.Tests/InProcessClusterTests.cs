@@ -7,6 +7,7 @@ using Orleans.TestingHost;
 namespace BundleCluster.Cluster.Tests;
 
 /// <summary>Three silos in this process, job state and reminders in a real Redis.</summary>
+[Trait("Tier", "Slow")] // Redis and three in-process silos
 public sealed class InProcessClusterTests : IAsyncLifetime
 {
     private readonly RedisServer _redis = new();

@@ -11,6 +11,7 @@ using Xunit.Abstractions;
 namespace BundleCluster.Cluster.Tests;
 
 /// <summary>Real bundle-silo processes clustered through a real redis-server, killed for real.</summary>
+[Trait("Tier", "Slow")] // real bundle-silo processes and Redis
 public sealed class ProcessClusterTests(ITestOutputHelper output) : IDisposable
 {
     private readonly RedisServer _redis = new();

@@ -38,6 +38,7 @@ public sealed class FuzzTests
     }
 
     [Fact]
+    [Trait("Tier", "Slow")] // a minute of AFL++
     public void A_short_AFL_run_finds_the_planted_bug_and_nothing_else()
     {
         ExternalTool.Result run = ExternalTool.Run("bash", [Path.Combine(RepositoryPaths.Root, "tests", "fuzz", "run.sh"), "--smoke"],

@@ -5,6 +5,7 @@ using BundleCluster.TestSupport;
 namespace BundleCluster.Cli.Tests.Hostile;
 
 /// <summary>download-bundle and upload-bundle with hostile objects, destinations and part files, against a real S3 server.</summary>
+[Trait("Tier", "Slow")] // an S3 test server (Node)
 public sealed class HostileS3Tests : IClassFixture<S3DestinationTests.Server>, IClassFixture<HostileBundleFixture>, IDisposable
 {
     private readonly S3DestinationTests.Server _server;

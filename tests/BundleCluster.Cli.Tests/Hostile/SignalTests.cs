@@ -6,6 +6,7 @@ namespace BundleCluster.Cli.Tests.Hostile;
 /// Ctrl+C and SIGTERM against a real bundlectl process: the command stops, removes what it wrote and exits 255; a
 /// killed run's leftovers are reclaimed by the next run.
 /// </summary>
+[Trait("Tier", "Slow")] // interrupts real bundlectl processes mid-job
 public sealed class SignalTests(HostileBundleFixture bundle) : IClassFixture<HostileBundleFixture>, IDisposable
 {
     private static readonly TimeSpan Bound = TimeSpan.FromSeconds(90);
