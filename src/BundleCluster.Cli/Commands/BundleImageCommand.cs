@@ -162,6 +162,7 @@ internal static class BundleImageCommand
     {
         private readonly bool _interactive = ReferenceEquals(context.Error, Console.Error) && !Console.IsErrorRedirected;
         private readonly Stopwatch _clock = Stopwatch.StartNew();
+        private readonly ProgressRate _rate = new();
 
         public void Show(BundleJobStatus s)
         {
@@ -172,14 +173,15 @@ internal static class BundleImageCommand
 
             double sealedPercent = 100.0 * s.TarBytesSealed / s.TarBytes;
             double digestPercent = 100.0 * s.TarBytesDigested / s.TarBytes;
-            context.Error.Write($"\rsealed {sealedPercent,5:0.0}%  digested {digestPercent,5:0.0}%  parts {s.PartsWritten}  silos {s.Silos.Count}  {_clock.Elapsed:mm\\:ss}   ");
+            _rate.Add(_clock.Elapsed, s.TarBytesSealed);
+            context.Error.Write($"\rsealed {sealedPercent,5:0.0}%  digested {digestPercent,5:0.0}%  {_rate.Describe(s.TarBytes)}  parts {s.PartsWritten}  silos {s.Silos.Count}  {_clock.Elapsed:mm\\:ss}   ");
         }
 
         public void Clear()
         {
             if (_interactive)
             {
-                context.Error.Write("\r" + new string(' ', 78) + "\r");
+                context.Error.Write("\r" + new string(' ', 120) + "\r");
             }
         }
     }

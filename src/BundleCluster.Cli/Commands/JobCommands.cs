@@ -39,9 +39,12 @@ internal static class JobCommands
         yield return WithCluster(new Command("watch", "Follow a job until it ends") { JobId() }, async (parsed, client, context, ct) =>
         {
             BundleJobStatus? last = null;
+            var rate = new ProgressRate();
+            var clock = System.Diagnostics.Stopwatch.StartNew();
             await foreach (BundleJobStatus s in client.WatchAsync(parsed.GetValue<string>("job-id")!, TimeSpan.FromMilliseconds(500), ct))
             {
-                context.Output.WriteLine(Describe(s));
+                rate.Add(clock.Elapsed, s.TarBytesSealed);
+                context.Output.WriteLine(s.IsFinished ? Describe(s) : $"{Describe(s)} ({rate.Describe(s.TarBytes)})");
                 last = s;
             }
 
