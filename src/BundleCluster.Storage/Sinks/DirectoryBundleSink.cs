@@ -36,8 +36,6 @@ public sealed class DirectoryBundleSink : IBundleSink
         _stagingDiesWithProcess = stagingDiesWithProcess;
     }
 
-    public string Describe() => $"directory '{_directory}'";
-
     public Task PrepareAsync(string prefix, bool overwrite, CancellationToken ct)
     {
         if (File.Exists(_directory))

@@ -6,9 +6,6 @@ namespace BundleCluster.Storage.Sinks;
 /// </summary>
 public interface IBundleSink : IDisposable
 {
-    /// <summary>Names the destination in messages.</summary>
-    string Describe();
-
     /// <summary>Checks, before any image byte is read, that the destination exists, is writable and holds no bundle of this name.</summary>
     Task PrepareAsync(string prefix, bool overwrite, CancellationToken ct);
 

@@ -29,8 +29,6 @@ public sealed class S3BundleSink : IBundleSink
         _staging = location.Key(StagingName.For(jobId) + "/");
     }
 
-    public string Describe() => _location.ToString();
-
     public async Task PrepareAsync(string prefix, bool overwrite, CancellationToken ct)
     {
         string manifest = _location.Key(prefix + ".manifest.xml");

@@ -22,7 +22,4 @@ public static class ImageReaders
         FileImageReader file = FileImageReader.Open(image, expectedVersion, admit);
         return new OpenedImage(file, file.Version, file.MtimeUnixSeconds);
     }
-
-    /// <summary>The image's base name: the default bundle prefix.</summary>
-    public static string BaseName(string image) => Path.GetFileName(image.TrimEnd('/'));
 }
