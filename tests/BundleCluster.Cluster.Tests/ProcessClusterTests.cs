@@ -214,7 +214,7 @@ public sealed class ProcessClusterTests(ITestOutputHelper output) : IDisposable
         TestIdentity user = TestIdentity.User(_dir.Path);
         using BundleCtlProcess follow = BundleCtlProcess.Start("bundle-image", "-i", image, "-c", user.CertificatePath, "-k", user.PrivateKeyPath,
             "-u", "123456789012", "-d", bundle, "--ec2cert", TestIdentity.Cloud(_dir.Path).CertificatePath, "--level", "9",
-            "--cluster", _redis.Address, "--cluster-id", _clusterId, "--idempotency-key", "followed-job");
+            "--cluster", _redis.Address, "--cluster-id", _clusterId, "--service-id", _clusterId, "--idempotency-key", "followed-job");
         await follow.WaitUntilAsync(() => follow.StdErr.Contains("job followed-job submitted", StringComparison.Ordinal), TimeSpan.FromMinutes(1), "the submission");
 
         follow.Signal("INT");
