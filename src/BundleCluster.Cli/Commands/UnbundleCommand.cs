@@ -25,7 +25,7 @@ internal static class UnbundleCommand
             string manifestPath = parsed.GetValue(manifest)!;
             // ec2-unbundle defaults -s to the current directory; the manifest's own directory is what users mean.
             string sourceDirectory = parsed.GetValue(source) ?? Path.GetDirectoryName(Path.GetFullPath(manifestPath))!;
-            IPartSource parts = S3Location.IsS3(sourceDirectory)
+            using IPartSource parts = S3Location.IsS3(sourceDirectory)
                 ? new S3PartSource(S3Location.Parse(sourceDirectory), s3.Settings(parsed))
                 : DirectoryPartSource.ForDirectory(sourceDirectory);
             var request = new UnbundleRequest(

@@ -4,14 +4,14 @@ using BundleCluster.Format.Parts;
 
 namespace BundleCluster.Format.Unbundling;
 
-/// <summary>Where an unbundle reads parts from: a directory or an object store prefix.</summary>
-public interface IPartSource
+/// <summary>Where an unbundle reads parts from: a directory or an object store prefix. Disposing releases its clients.</summary>
+public interface IPartSource : IDisposable
 {
     /// <summary>The part's length, or null when it does not exist; throws if it is not something a part can be.</summary>
     ValueTask<long?> GetLengthAsync(string fileName, CancellationToken ct);
 
     /// <summary>A stream of exactly <paramref name="expectedLength"/> bytes (the length seen by the check); never more.</summary>
-    Stream Open(string fileName, long expectedLength);
+    ValueTask<Stream> OpenAsync(string fileName, long expectedLength, CancellationToken ct);
 
     /// <summary>Names the source in error messages, and says how to point at the right one.</summary>
     string Describe();
@@ -46,7 +46,7 @@ public sealed class DirectoryPartSource : IPartSource
         return ValueTask.FromResult(file?.Length);
     }
 
-    public Stream Open(string fileName, long expectedLength)
+    public ValueTask<Stream> OpenAsync(string fileName, long expectedLength, CancellationToken ct)
     {
         RegularFile file = TryOpen(fileName) ?? throw Missing(fileName);
         if (file.Length != expectedLength)
@@ -56,7 +56,12 @@ public sealed class DirectoryPartSource : IPartSource
                 $"bundle part '{fileName}' changed while the bundle was read (was {expectedLength} bytes, now {file.Length})");
         }
 
-        return file.OpenBoundedStream();
+        return ValueTask.FromResult(file.OpenBoundedStream());
+    }
+
+    public void Dispose()
+    {
+        // Nothing held between calls: each part is opened and closed by its reader.
     }
 
     /// <summary>The whole part, for commands that send it elsewhere (upload-bundle); at most <see cref="IPartSource.MaxPartLength"/>.</summary>

@@ -11,12 +11,12 @@ namespace BundleCluster.Format.Unbundling;
 internal sealed class PartSequenceStream : ReadOnlyStream
 {
     private readonly IReadOnlyList<ManifestPart> _parts;
-    private readonly Func<ManifestPart, Stream> _open;
+    private readonly Func<ManifestPart, CancellationToken, ValueTask<Stream>> _open;
     private readonly IncrementalHash _sha1 = IncrementalHash.CreateHash(HashAlgorithmName.SHA1);
     private int _current = -1;
     private Stream? _stream;
 
-    public PartSequenceStream(IReadOnlyList<ManifestPart> parts, Func<ManifestPart, Stream> open)
+    public PartSequenceStream(IReadOnlyList<ManifestPart> parts, Func<ManifestPart, CancellationToken, ValueTask<Stream>> open)
     {
         _parts = parts;
         _open = open;
@@ -37,7 +37,7 @@ internal sealed class PartSequenceStream : ReadOnlyStream
                 }
 
                 _current++;
-                _stream = _open(_parts[_current]);
+                _stream = await _open(_parts[_current], ct).ConfigureAwait(false);
             }
 
             int n = await _stream.ReadAsync(buffer, ct).ConfigureAwait(false);

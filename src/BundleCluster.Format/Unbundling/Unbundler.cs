@@ -213,7 +213,7 @@ public static class Unbundler
         // The tar stream is the image plus headers, padding and (for sparse members) maps; allow generous slack, no
         // more. The size is bounded by the parts (CheckPartsAsync), so this cannot overflow.
         long tarLimit = size + Math.Max(16L << 20, size / 8);
-        using var parts = new PartSequenceStream(manifest.Image.Parts, p => source.Open(p.FileName, lengths[p.Index]));
+        using var parts = new PartSequenceStream(manifest.Image.Parts, (p, token) => source.OpenAsync(p.FileName, lengths[p.Index], token));
         using Aes aes = Aes.Create();
         aes.Key = key.Key.ToArray();
         aes.IV = key.Iv.ToArray();

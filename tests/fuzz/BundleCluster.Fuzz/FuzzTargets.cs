@@ -103,7 +103,12 @@ public static class FuzzTargets
     {
         public ValueTask<long?> GetLengthAsync(string fileName, CancellationToken ct) => ValueTask.FromResult<long?>(part.Length);
 
-        public Stream Open(string fileName, long expectedLength) => new MemoryStream(part, writable: false);
+        public ValueTask<Stream> OpenAsync(string fileName, long expectedLength, CancellationToken ct) =>
+            ValueTask.FromResult<Stream>(new MemoryStream(part, writable: false));
+
+        public void Dispose()
+        {
+        }
 
         public string Describe() => "memory";
     }
