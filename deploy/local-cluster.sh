@@ -24,7 +24,7 @@ case "$cmd" in
     dotnet build "$repo/src/BundleCluster.Silo" -c Release -nologo -v q >/dev/null
     silo="$repo/src/BundleCluster.Silo/bin/Release/net10.0/bundle-silo"
     for i in $(seq 0 $((n - 1))); do
-      "$silo" --redis "127.0.0.1:$port" --silo-port $((11111 + i)) --gateway-port $((30000 + i)) "${roots[@]}" \
+      "$silo" --redis "127.0.0.1:$port" --silo-port $((11111 + i)) --gateway-port $((30000 + i)) --http-port $((8080 + i)) "${roots[@]}" \
         > "$state/silo-$i.log" 2>&1 &
       echo $! > "$state/silo-$i.pid"
     done

@@ -1,6 +1,9 @@
 using System.Net;
 using BundleCluster.Grains.Hosting;
+using BundleCluster.Hosting;
 using BundleCluster.Silo;
+using Microsoft.AspNetCore.Builder;
+using Microsoft.AspNetCore.Hosting;
 using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Options;
@@ -8,7 +11,7 @@ using Orleans.Configuration;
 
 // bundle-silo: one silo of a BundleCluster cluster. Silos find each other, keep job state and reminders in Redis;
 // SIGTERM shuts down gracefully (Orleans hands activations over; running jobs resume on the other silos).
-HostApplicationBuilder builder = Host.CreateApplicationBuilder(new HostApplicationBuilderSettings { Args = [] });
+WebApplicationBuilder builder = WebApplication.CreateBuilder(new WebApplicationOptions { Args = [] });
 builder.Configuration
     .AddJsonFile("appsettings.json", optional: true)
     .AddEnvironmentVariables("BUNDLESILO_")
@@ -26,6 +29,10 @@ if (invalid.Failed)
 }
 
 IPAddress advertise = IPAddress.Parse(options.Advertise);
+
+// Health endpoints for probes, on the advertised address only (like the silo and gateway ports).
+builder.WebHost.UseUrls($"http://{new IPEndPoint(advertise, options.HttpPort)}");
+builder.Services.AddBundleClusterSiloHealthChecks(options.Redis!);
 
 builder.UseOrleans(silo =>
 {
@@ -55,7 +62,9 @@ builder.UseOrleans(silo =>
 
 try
 {
-    await builder.Build().RunAsync();
+    WebApplication app = builder.Build();
+    app.MapBundleClusterHealth();
+    await app.RunAsync();
     return 0;
 }
 catch (OptionsValidationException ex)

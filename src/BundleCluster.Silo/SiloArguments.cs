@@ -8,6 +8,7 @@ internal static class SiloArguments
         ["--redis"] = "BundleSilo:Redis",
         ["--silo-port"] = "BundleSilo:SiloPort",
         ["--gateway-port"] = "BundleSilo:GatewayPort",
+        ["--http-port"] = "BundleSilo:HttpPort",
         ["--advertise"] = "BundleSilo:Advertise",
         ["--cluster-id"] = "BundleSilo:ClusterId",
         ["--service-id"] = "BundleSilo:ServiceId",

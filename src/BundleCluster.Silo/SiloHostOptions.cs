@@ -15,6 +15,9 @@ public sealed class SiloHostOptions
 
     public int GatewayPort { get; set; } = 30000;
 
+    /// <summary>HTTP port of /health/live and /health/ready, on the advertised address.</summary>
+    public int HttpPort { get; set; } = 8080;
+
     /// <summary>The address other silos and clients reach this one at (a pod IP in Kubernetes); also the address bound.</summary>
     public string Advertise { get; set; } = "127.0.0.1";
 

@@ -30,9 +30,10 @@ internal sealed class SiloHostOptionsValidator : IValidateOptions<SiloHostOption
 
         Port(options.SiloPort, "--silo-port", failures);
         Port(options.GatewayPort, "--gateway-port", failures);
-        if (options.SiloPort == options.GatewayPort)
+        Port(options.HttpPort, "--http-port", failures);
+        if (new[] { options.SiloPort, options.GatewayPort, options.HttpPort }.Distinct().Count() < 3)
         {
-            failures.Add($"--silo-port and --gateway-port are both {options.SiloPort}; they must differ");
+            failures.Add($"--silo-port {options.SiloPort}, --gateway-port {options.GatewayPort} and --http-port {options.HttpPort} must all differ");
         }
 
         if (string.IsNullOrWhiteSpace(options.ClusterId))

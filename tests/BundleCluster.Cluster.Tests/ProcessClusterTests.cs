@@ -231,6 +231,7 @@ public sealed class ProcessClusterTests(ITestOutputHelper output) : IDisposable
     [InlineData("--compression-slots", "-3", "CompressionSlots (--compression-slots) is -3")]
     [InlineData("--slices-in-flight", "0", "SlicesInFlight (--slices-in-flight) is 0")]
     [InlineData("--silo-port", "70000", "--silo-port 70000 is not a TCP port")]
+    [InlineData("--http-port", "0", "--http-port 0 is not a TCP port")]
     [InlineData("--redis", ",,,", "--redis ',,,' names no HOST:PORT")]
     [InlineData("--advertise", "silo.local", "--advertise 'silo.local' is not an IP address")]
     [InlineData("--allowed-root", "/nonexistent-root", "names '/nonexistent-root', which is not an existing directory")]
@@ -286,6 +287,43 @@ public sealed class ProcessClusterTests(ITestOutputHelper output) : IDisposable
         Assert.NotNull(jobs);
         Assert.Contains("Redis ',,,' names no HOST:PORT", refused.Failures);
         Assert.Contains("ServiceId must not be empty", refused.Failures);
+    }
+
+    [Fact]
+    public async Task Readiness_follows_Redis_away_and_back_while_liveness_stays_healthy()
+    {
+        SiloProcess silo = (await StartSilosAsync(1))[0];
+        using var http = new HttpClient { Timeout = TimeSpan.FromSeconds(10) };
+        async Task<int> Status(string path) => (int)(await http.GetAsync($"http://127.0.0.1:{silo.HttpPort}{path}")).StatusCode;
+        async Task<bool> Eventually(string path, int status, TimeSpan within)
+        {
+            var clock = Stopwatch.StartNew();
+            while (clock.Elapsed < within)
+            {
+                if (await Status(path) == status)
+                {
+                    return true;
+                }
+
+                await Task.Delay(250);
+            }
+
+            return false;
+        }
+
+        bool readyAtStart = await Eventually("/health/ready", 200, TimeSpan.FromSeconds(30));
+        int liveAtStart = await Status("/health/live");
+        _redis.Stop();
+        bool notReadyWithoutRedis = await Eventually("/health/ready", 503, TimeSpan.FromSeconds(20));
+        int liveWithoutRedis = await Status("/health/live");
+        _redis.Start();
+        bool readyAgain = await Eventually("/health/ready", 200, TimeSpan.FromSeconds(60));
+        int liveAtEnd = await Status("/health/live");
+
+        Assert.True(readyAtStart, silo.Log);
+        Assert.True(notReadyWithoutRedis, "ready stayed healthy with Redis stopped");
+        Assert.True(readyAgain, "ready did not recover when Redis came back; " + silo.Log[^Math.Min(2000, silo.Log.Length)..]);
+        Assert.Equal([200, 200, 200], [liveAtStart, liveWithoutRedis, liveAtEnd]);
     }
 
     [Fact]

@@ -11,8 +11,14 @@ public sealed class RedisServer : IDisposable
     public RedisServer()
     {
         Port = FreePort();
-        ExternalTool.Bash($"bash '{RepositoryPaths.Root}/deploy/redis.sh' start {Port} '{_dir.Path}'");
+        Start();
     }
+
+    /// <summary>Starts (again) on the same port and directory, loading what <see cref="Stop"/> saved.</summary>
+    public void Start() => ExternalTool.Bash($"bash '{RepositoryPaths.Root}/deploy/redis.sh' start {Port} '{_dir.Path}'");
+
+    /// <summary>Stops the server for real, saving its data first so a restart has the same state (an outage, not a wipe).</summary>
+    public void Stop() => ExternalTool.Run("redis-cli", ["-p", Port.ToString(System.Globalization.CultureInfo.InvariantCulture), "shutdown", "save"]);
 
     public int Port { get; }
 

@@ -13,8 +13,10 @@ public sealed class SiloProcess : IDisposable
     {
         SiloPort = RedisServer.FreePort();
         GatewayPort = RedisServer.FreePort();
+        HttpPort = RedisServer.FreePort();
         var psi = new ProcessStartInfo("dotnet") { RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
         foreach (string arg in (string[])[RepositoryPaths.SiloDll, "--redis", redis, "--cluster-id", clusterId, "--service-id", serviceId ?? clusterId,
+                     "--http-port", HttpPort.ToString(CultureInfo.InvariantCulture),
                      "--silo-port", SiloPort.ToString(CultureInfo.InvariantCulture), "--gateway-port", GatewayPort.ToString(CultureInfo.InvariantCulture),
                      "--advertise", "127.0.0.1", .. allowedRoots.SelectMany(r => new[] { "--allowed-root", r })])
         {
@@ -31,6 +33,9 @@ public sealed class SiloProcess : IDisposable
     public int SiloPort { get; }
 
     public int GatewayPort { get; }
+
+    /// <summary>The port of /health/live and /health/ready on 127.0.0.1.</summary>
+    public int HttpPort { get; }
 
     public bool HasExited => _process.HasExited;
 
