@@ -38,7 +38,7 @@ public sealed class FuzzTests
     }
 
     [Fact]
-    [Trait("Tier", "Slow")] // a minute of AFL++
+    [Trait("Tier", "Fuzz")] // a minute of AFL++ on both cores: scripts/test.sh runs it alone, after the rest
     public void A_short_AFL_run_finds_the_planted_bug_and_nothing_else()
     {
         ExternalTool.Result run = ExternalTool.Run("bash", [Path.Combine(RepositoryPaths.Root, "tests", "fuzz", "run.sh"), "--smoke"],
