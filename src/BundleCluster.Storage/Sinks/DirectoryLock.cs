@@ -13,10 +13,14 @@ public sealed class DirectoryLock : IDisposable
 {
     private readonly FileStream _stream;
 
-    private DirectoryLock(string path, FileStream stream)
+    /// <summary>True for a probe (<see cref="IsHeld"/>): release without removing the file it did not create.</summary>
+    private readonly bool _keepFile;
+
+    private DirectoryLock(string path, FileStream stream, bool keepFile = false)
     {
         Path = path;
         _stream = stream;
+        _keepFile = keepFile;
     }
 
     public string Path { get; }
@@ -64,15 +68,13 @@ public sealed class DirectoryLock : IDisposable
         try
         {
             var stream = new FileStream(path, FileMode.Open, FileAccess.ReadWrite, FileShare.None, 1, FileOptions.None);
-            return new DirectoryLock(path, stream) { _keepFile = true };
+            return new DirectoryLock(path, stream, keepFile: true);
         }
         catch (IOException)
         {
             return null;
         }
     }
-
-    private bool _keepFile;
 
     private static bool SameFile(SafeFileHandle handle, string path)
     {
