@@ -26,16 +26,9 @@ public sealed class BundleClusterConnectionOptionsValidator : IValidateOptions<B
     public ValidateOptionsResult Validate(string? name, BundleClusterConnectionOptions options)
     {
         var failures = new List<string>();
-        try
+        if (RedisAddressProblem(options.Redis ?? "") is { } problem)
         {
-            if (StackExchange.Redis.ConfigurationOptions.Parse(options.Redis ?? "").EndPoints.Count == 0)
-            {
-                failures.Add($"Redis '{options.Redis}' names no HOST:PORT");
-            }
-        }
-        catch (ArgumentException ex)
-        {
-            failures.Add($"Redis '{options.Redis}' is not a Redis address ({ex.Message})");
+            failures.Add($"Redis '{options.Redis}' {problem}");
         }
 
         if (string.IsNullOrWhiteSpace(options.ClusterId))
@@ -49,6 +42,27 @@ public sealed class BundleClusterConnectionOptionsValidator : IValidateOptions<B
         }
 
         return failures.Count == 0 ? ValidateOptionsResult.Success : ValidateOptionsResult.Fail(failures);
+    }
+
+    /// <summary>Parses HOST:PORT (or a StackExchange.Redis configuration string) and fails fast when Redis is away.</summary>
+    internal static StackExchange.Redis.ConfigurationOptions RedisConfiguration(string redis)
+    {
+        var configuration = StackExchange.Redis.ConfigurationOptions.Parse(redis);
+        configuration.ConnectTimeout = 5000;
+        configuration.AbortOnConnectFail = true;
+        return configuration;
+    }
+
+    private static string? RedisAddressProblem(string redis)
+    {
+        try
+        {
+            return RedisConfiguration(redis).EndPoints.Count == 0 ? "names no HOST:PORT" : null;
+        }
+        catch (ArgumentException ex)
+        {
+            return $"is not a Redis address ({ex.Message})";
+        }
     }
 }
 
@@ -121,9 +135,7 @@ public static class BundleClusterConnection
         // Orleans' own options follow ours, read when the client is built (so configuration binding applies).
         builder.Services.AddOptions<Orleans.Clustering.Redis.RedisClusteringOptions>().Configure<IOptions<BundleClusterConnectionOptions>>((o, connection) =>
         {
-            o.ConfigurationOptions = StackExchange.Redis.ConfigurationOptions.Parse(connection.Value.Redis);
-            o.ConfigurationOptions.ConnectTimeout = 5000;
-            o.ConfigurationOptions.AbortOnConnectFail = true;
+            o.ConfigurationOptions = BundleClusterConnectionOptionsValidator.RedisConfiguration(connection.Value.Redis);
         });
         builder.Services.AddOptions<ClusterOptions>().Configure<IOptions<BundleClusterConnectionOptions>>((o, connection) =>
         {

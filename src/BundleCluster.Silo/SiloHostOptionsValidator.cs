@@ -13,7 +13,7 @@ internal sealed class SiloHostOptionsValidator : IValidateOptions<SiloHostOption
         {
             failures.Add("--redis HOST:PORT is required; silos cluster through Redis (for one machine, bundlectl runs an embedded silo)");
         }
-        else if (RedisProblem(options.Redis) is { } problem)
+        else if (BundleCluster.Grains.Hosting.SiloBuilderExtensions.RedisAddressProblem(options.Redis) is { } problem)
         {
             failures.Add($"--redis '{options.Redis}' {problem}");
         }
@@ -47,19 +47,6 @@ internal sealed class SiloHostOptionsValidator : IValidateOptions<SiloHostOption
         }
 
         return failures.Count == 0 ? ValidateOptionsResult.Success : ValidateOptionsResult.Fail(failures);
-    }
-
-    private static string? RedisProblem(string redis)
-    {
-        try
-        {
-            var parsed = StackExchange.Redis.ConfigurationOptions.Parse(redis);
-            return parsed.EndPoints.Count == 0 ? "names no HOST:PORT" : null;
-        }
-        catch (ArgumentException ex)
-        {
-            return $"is not a Redis address ({ex.Message})";
-        }
     }
 
     private static void Port(int port, string flag, List<string> failures)

@@ -53,7 +53,7 @@ public static class ManifestSignature
     /// The bytes a signature covers in text we wrote ourselves (one line, no comments: the first match is the
     /// element). Untrusted text goes through <see cref="ManifestReader"/> instead.
     /// </summary>
-    public static byte[] SignedBytes(string manifestText) =>
+    private static byte[] SignedBytes(string manifestText) =>
         Encoding.UTF8.GetBytes(Substring(manifestText, "machine_configuration") + Substring(manifestText, "image"));
 
     private static string Substring(string text, string element)

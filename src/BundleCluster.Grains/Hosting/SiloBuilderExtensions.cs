@@ -60,4 +60,17 @@ public static class SiloBuilderExtensions
         options.AbortOnConnectFail = true;
         return options;
     }
+
+    /// <summary>Why <see cref="RedisConfiguration"/> cannot use this address, or null when it can (checked at start-up).</summary>
+    public static string? RedisAddressProblem(string redis)
+    {
+        try
+        {
+            return RedisConfiguration(redis).EndPoints.Count == 0 ? "names no HOST:PORT" : null;
+        }
+        catch (ArgumentException ex)
+        {
+            return $"is not a Redis address ({ex.Message})";
+        }
+    }
 }

@@ -126,6 +126,8 @@ public sealed class DirectoryBundleSink : IBundleSink
             {
                 try
                 {
+                    // A planted ".bundlecluster-x" link is removed itself: Directory.Delete unlinks a link, never
+                    // recursing into its target (verified by hand on .NET 10: the target kept its files).
                     Directory.Delete(staging, recursive: true);
                 }
                 catch (IOException)
