@@ -14,7 +14,7 @@ public readonly record struct FileIdentity(ulong Device, ulong Inode, long Lengt
 }
 
 /// <summary>What kind of file system object a path names, as far as the readers here care.</summary>
-public enum FileKind
+internal enum FileKind
 {
     Regular,
     Directory,

@@ -176,7 +176,7 @@ public sealed partial class RegularFile : IDisposable
     }
 
     /// <summary>One line that says what the object is and what to do instead.</summary>
-    public static void RequireRegular(FileKind kind, string path, string role)
+    private static void RequireRegular(FileKind kind, string path, string role)
     {
         string? what = kind switch
         {
