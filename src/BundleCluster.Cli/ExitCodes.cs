@@ -18,6 +18,10 @@ internal static class ExitCodes
         _ => Other,
     };
 
-    public static int For(string? kind) =>
-        Enum.TryParse(kind, out BundleErrorKind parsed) ? For(parsed) : Other;
+    public static int For(Abstractions.Jobs.JobErrorKind? kind) => kind switch
+    {
+        Abstractions.Jobs.JobErrorKind.InvalidParameter => BadParameters,
+        Abstractions.Jobs.JobErrorKind.FileNotFound => FileNotFound,
+        _ => Other,
+    };
 }

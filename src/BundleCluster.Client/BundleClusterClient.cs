@@ -24,7 +24,7 @@ public sealed class BundleClusterClient(IGrainFactory grains, TimeSpan? pollInte
         BundleJobStatus status = await CallAsync(() => grains.GetGrain<IBundleJobGrain>(jobId).StartAsync(spec), ct);
         if (status.State == BundleJobState.Failed && status.ErrorField is not null)
         {
-            throw new BundleJobValidationException(status.ErrorField, status.Error ?? "invalid job", status.ErrorKind ?? "InvalidParameter");
+            throw new BundleJobValidationException(status.ErrorField, status.Error ?? "invalid job", status.ErrorKind ?? JobErrorKind.InvalidParameter);
         }
 
         return jobId;

@@ -75,7 +75,7 @@ public static class BundleClusterConnection
     {
         if (new BundleClusterConnectionOptionsValidator().Validate(null, options) is { Failed: true } invalid)
         {
-            throw new BundleClusterException(string.Join("; ", invalid.Failures!), "InvalidParameter");
+            throw new BundleClusterException(string.Join("; ", invalid.Failures!), Abstractions.Jobs.JobErrorKind.InvalidParameter);
         }
 
         HostApplicationBuilder builder = Host.CreateApplicationBuilder(new HostApplicationBuilderSettings
@@ -130,6 +130,7 @@ public static class BundleClusterConnection
         builder.Services.AddOptions<BundleClusterConnectionOptions>().ValidateOnStart();
         builder.Services.AddSingleton<IValidateOptions<BundleClusterConnectionOptions>, BundleClusterConnectionOptionsValidator>();
         builder.UseOrleansClient(client => client
+            .AddActivityPropagation() // the caller's trace context reaches the job: its bundle.job span joins that trace
             .UseRedisClustering(_ => { })
             .UseConnectionRetryFilter((_, _) => Task.FromResult(false))); // fail fast: a clear error beats a hang
         // Orleans' own options follow ours, read when the client is built (so configuration binding applies).

@@ -4,6 +4,15 @@ using StackExchange.Redis;
 
 namespace BundleCluster.Hosting;
 
+/// <summary>Startup: the host has started, so the silo has joined its cluster (the silo starts with the host).</summary>
+internal sealed class HostStartedHealthCheck(Microsoft.Extensions.Hosting.IHostApplicationLifetime lifetime) : IHealthCheck
+{
+    public Task<HealthCheckResult> CheckHealthAsync(HealthCheckContext context, CancellationToken cancellationToken = default) =>
+        Task.FromResult(lifetime.ApplicationStarted.IsCancellationRequested
+            ? HealthCheckResult.Healthy()
+            : HealthCheckResult.Unhealthy("the silo is still starting"));
+}
+
 /// <summary>Live: every Orleans health participant (the scheduler, membership, messaging) reports healthy.</summary>
 internal sealed class OrleansRuntimeHealthCheck(IEnumerable<IHealthCheckParticipant> participants) : IHealthCheck
 {

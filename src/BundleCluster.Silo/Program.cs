@@ -33,6 +33,10 @@ IPAddress advertise = IPAddress.Parse(options.Advertise);
 // Health endpoints for probes, on the advertised address only (like the silo and gateway ports).
 builder.WebHost.UseUrls($"http://{new IPEndPoint(advertise, options.HttpPort)}");
 builder.Services.AddBundleClusterSiloHealthChecks(options.Redis!);
+builder.AddBundleClusterTelemetry("bundle-silo", new Dictionary<string, object>
+{
+    [BundleCluster.Abstractions.Telemetry.TelemetryNames.Attributes.Silo] = new IPEndPoint(advertise, options.SiloPort).ToString(),
+});
 
 builder.UseOrleans(silo =>
 {

@@ -34,8 +34,10 @@ public sealed record BundleJobStatus
 
     [Id(12)] public string? Error { get; init; }
 
-    /// <summary>The kind of error (InvalidParameter, FileNotFound, InvalidBundle, KeyMismatch, Failed), for exit codes.</summary>
-    [Id(13)] public string? ErrorKind { get; init; }
+    // Id 13 was the error kind as a string; it is skipped when old state is read.
+
+    /// <summary>The kind of error, for exit codes and for clients to branch on.</summary>
+    [Id(21)] public JobErrorKind? ErrorKind { get; init; }
 
     /// <summary>The input field an InvalidParameter error is about, when known.</summary>
     [Id(14)] public string? ErrorField { get; init; }
@@ -53,6 +55,9 @@ public sealed record BundleJobStatus
 
     /// <summary>Parts a restarted sealer kept from its predecessor instead of rewriting them (0 if it never restarted).</summary>
     [Id(20)] public int PartsResumed { get; init; }
+
+    /// <summary>The job's trace id (W3C, 32 hex digits) when it was traced: find its spans under this id.</summary>
+    [Id(22)] public string? TraceId { get; init; }
 
     public bool IsFinished => State is BundleJobState.Completed or BundleJobState.Failed or BundleJobState.Cancelled;
 }

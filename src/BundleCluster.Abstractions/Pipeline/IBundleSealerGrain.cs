@@ -79,5 +79,5 @@ public interface IBundleJobReports : IGrainWithStringKey
     Task ReportDigestAsync(string sha1Hex, uint tarCrc32);
 
     [Alias("Failed")]
-    Task ReportFailureAsync(string stage, string errorKind, string message);
+    Task ReportFailureAsync(Jobs.PipelineStage stage, Jobs.JobErrorKind errorKind, string message);
 }

@@ -28,12 +28,17 @@ public sealed record CompressedPiece([property: Id(0)] ReadOnlyMemory<byte> Byte
 [Alias("bc.IChunkCompressorGrain")]
 public interface IChunkCompressorGrain : IGrainWithStringKey
 {
+    /// <summary>
+    /// Compresses the slice (or answers from the bytes it already holds). <paramref name="attempt"/> counts the
+    /// sealer's tries at this slice: above 1 the slice is being redone, as its span and metrics show. Cancelling
+    /// stops a compression that is still waiting for a slot or reading.
+    /// </summary>
     [Alias("Compress")]
-    Task<ChunkSummary> CompressAsync(ImageSlicePlan plan, int index);
+    Task<ChunkSummary> CompressAsync(ImageSlicePlan plan, int index, int attempt, CancellationToken cancellationToken = default);
 
     /// <summary>Returns compressed bytes from <paramref name="offset"/>, at most <see cref="CompressedPiece.MaxBytes"/>.</summary>
     [Alias("Read")]
-    Task<CompressedPiece> ReadCompressedAsync(int offset);
+    Task<CompressedPiece> ReadCompressedAsync(int offset, CancellationToken cancellationToken = default);
 
     /// <summary>The sealer has the bytes; drop them and deactivate.</summary>
     [Alias("Release")]

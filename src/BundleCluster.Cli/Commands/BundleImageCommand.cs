@@ -74,7 +74,12 @@ internal static class BundleImageCommand
 
         // Cluster mode: the silos read the image and write the bundle, so the paths must be valid on them.
         await using ConnectedBundleCluster connection = await ClusterOptions.ConnectAsync(parsed, Cluster, ct);
-        string jobId = await connection.Client.SubmitAsync(spec, parsed.GetValue(IdempotencyKey), ct);
+        string jobId;
+        using (CallerTrace.FromEnvironment())
+        {
+            jobId = await connection.Client.SubmitAsync(spec, parsed.GetValue(IdempotencyKey), ct);
+        }
+
         if (parsed.GetValue(NoWait))
         {
             context.Output.WriteLine(jobId);
@@ -103,7 +108,12 @@ internal static class BundleImageCommand
         await using EmbeddedCluster cluster = await EmbeddedCluster.StartAsync(context.Verbose, ct);
         var client = new BundleClusterClient(cluster.Grains, TimeSpan.FromMilliseconds(20)); // in-process: polling is nearly free
         // Submitting is quick and must not be cut short: a job submitted but not yet acknowledged could not be cancelled.
-        string jobId = await client.SubmitAsync(spec, ct: CancellationToken.None);
+        string jobId;
+        using (CallerTrace.FromEnvironment())
+        {
+            jobId = await client.SubmitAsync(spec, ct: CancellationToken.None);
+        }
+
         var progress = new ProgressLine(context);
         try
         {

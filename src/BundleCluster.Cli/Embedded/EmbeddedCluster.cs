@@ -1,6 +1,7 @@
 using System.Net;
 using System.Net.Sockets;
 using BundleCluster.Grains.Hosting;
+using BundleCluster.Hosting;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
@@ -36,6 +37,7 @@ internal sealed class EmbeddedCluster : IAsyncDisposable
         // The host must not take Ctrl+C/SIGTERM for itself (its console lifetime would swallow them and stop the silo
         // under a running job): bundlectl's InterruptSignals cancels the job and then disposes this host.
         builder.Services.AddSingleton<IHostLifetime, CommandHostLifetime>();
+        builder.AddBundleClusterTelemetry("bundlectl"); // exports only when OTEL_EXPORTER_OTLP_ENDPOINT is set
         builder.UseOrleans(silo => silo
             .UseLocalhostClustering(FreePort(), FreePort(), serviceId: "bundlecluster-embedded", clusterId: $"embedded-{Environment.ProcessId}")
             .AddBundleClusterGrains()

@@ -15,6 +15,11 @@ public static class SiloBuilderExtensions
         silo.Services.AddOptions<BundleClusterOptions>().Configure(o => configure?.Invoke(o)).ValidateOnStart();
         silo.Services.AddSingleton<IValidateOptions<BundleClusterOptions>, BundleClusterOptionsValidator>();
         silo.Services.AddSingleton(sp => new CpuWorkLimiter(sp.GetRequiredService<IOptions<BundleClusterOptions>>().Value.CompressionSlots));
+        silo.Services.AddMetrics();
+        silo.Services.AddSingleton<Telemetry.PipelineMetrics>();
+        // Trace context flows with every grain call (a job's spans join its caller's trace); spans for the calls
+        // themselves are only recorded where a tracer listens to Orleans' sources.
+        silo.AddActivityPropagation();
         silo.AddPlacementDirector<SpreadPlacement, SpreadPlacementDirector>();
 
         // Other silos weigh chunk placement by this silo's compression slots, published as silo metadata.

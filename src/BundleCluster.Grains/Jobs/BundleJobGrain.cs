@@ -1,14 +1,11 @@
-using System.Security.Cryptography;
+using System.Diagnostics;
 using BundleCluster.Abstractions.Jobs;
 using BundleCluster.Abstractions.Pipeline;
-using BundleCluster.Format.Bundling;
-using BundleCluster.Format.Keys;
-using BundleCluster.Format.Manifest;
-using BundleCluster.Format.Parts;
+using BundleCluster.Abstractions.Telemetry;
 using BundleCluster.Grains.Hosting;
 using BundleCluster.Grains.Pipeline;
+using BundleCluster.Grains.Telemetry;
 using BundleCluster.Storage.Sinks;
-using BundleCluster.Storage.Sources;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
 using Orleans.Concurrency;
@@ -20,11 +17,13 @@ namespace BundleCluster.Grains.Jobs;
 /// when both have reported, assembles, signs and commits the manifest — last, after every part is in place.
 /// Reentrant: reports from the pipeline and status queries interleave with its own awaits; every state change
 /// happens between awaits, and the commit is guarded against running twice.
+/// It holds the job's root span (<c>bundle.job</c>) from submit to the end; see <see cref="JobTracing"/>.
 /// </summary>
 [Reentrant]
 internal sealed partial class BundleJobGrain(
     [PersistentState("job", BundleClusterOptions.JobStorage)] IPersistentState<BundleJobRecord> record,
     IOptions<BundleClusterOptions> options,
+    PipelineMetrics metrics,
     ILogger<BundleJobGrain> logger)
     : Grain, IBundleJobGrain, IBundleJobReports, IRemindable
 {
@@ -32,6 +31,9 @@ internal sealed partial class BundleJobGrain(
     private IBundleSink? _sink;
     private bool _committing;
     private IGrainTimer? _watchdog;
+
+    /// <summary>The root span started at submit, while this activation holds it (a later activation ends a stand-in).</summary>
+    private Activity? _jobSpan;
 
     private BundleJobRecord State => record.State;
 
@@ -45,6 +47,12 @@ internal sealed partial class BundleJobGrain(
         }
 
         string jobId = this.GetPrimaryKeyString();
+        using IDisposable? scope = logger.BeginJobScope(jobId);
+        ActivityContext caller = JobTracing.CallerContext();
+        _jobSpan = JobTracing.Source.StartActivity(TelemetryNames.Spans.Job, ActivityKind.Server, caller);
+        _jobSpan?.SetTag(TelemetryNames.Attributes.JobId, jobId);
+        State.TraceParent = _jobSpan?.Id;
+        State.CallerTraceParent = JobTracing.Format(caller);
         State.Spec = spec;
         State.Status = new BundleJobStatus
         {
@@ -53,12 +61,26 @@ internal sealed partial class BundleJobGrain(
             Destination = spec.Destination,
             CompressionLevel = spec.CompressionLevel,
             StartedAt = DateTimeOffset.UtcNow,
+            TraceId = _jobSpan?.TraceId.ToHexString(),
         };
         try
         {
             _sink = PlanExtensions.OpenSink(spec.Destination, jobId, spec.S3, options.Value);
-            JobPreparation.Prepared prepared = await JobPreparation.PrepareAsync(jobId, spec, _sink, options.Value, CancellationToken.None);
-            State.Plan = prepared.Plan;
+            JobPreparation.Prepared prepared;
+            using (Activity? preparing = JobTracing.StartJobSpan(TelemetryNames.Spans.Prepare, State.TraceParent))
+            {
+                try
+                {
+                    prepared = await JobPreparation.PrepareAsync(jobId, spec, _sink, options.Value, CancellationToken.None);
+                }
+                catch (Exception ex)
+                {
+                    preparing.SetFailed(ex.ErrorKind().ToString());
+                    throw;
+                }
+            }
+
+            State.Plan = prepared.Plan with { TraceParent = State.TraceParent };
             State.PrivateKeyVersion = prepared.PrivateKeyVersion;
             State.Ec2EncryptedKey = prepared.Key.Ec2EncryptedKey;
             State.UserEncryptedKey = prepared.Key.UserEncryptedKey;
@@ -85,6 +107,7 @@ internal sealed partial class BundleJobGrain(
                 FinishedAt = DateTimeOffset.UtcNow,
             };
             await record.WriteStateAsync();
+            RecordFinished();
             return Status;
         }
 
@@ -104,24 +127,93 @@ internal sealed partial class BundleJobGrain(
             return Status;
         }
 
-
         LogStarted(logger, jobId, plan.ImageSize, plan.SliceCount);
         return Status;
     }
 
     public Task<BundleJobStatus> GetStatusAsync() => Task.FromResult(Status);
 
+    /// <summary>Slices not sealed yet (the backlog gauge): the sealer reports whole tar-stream bytes sealed.</summary>
+    private long PendingSlices()
+    {
+        ImageSlicePlan? plan = State.Plan;
+        return plan is null ? 0 : plan.SliceCount - Math.Min(plan.SliceCount, Status.TarBytesSealed / plan.SliceSize);
+    }
+
+    /// <summary>
+    /// Ends the root span with the job's outcome and records the job's duration. Called once, when the job becomes
+    /// finished. An activation that did not start the job (its first silo died or stopped) ends a stand-in: same name,
+    /// start time, parent and attributes, marked resumed and linked to the original.
+    /// </summary>
+    private void RecordFinished()
+    {
+        BundleJobStatus status = Status;
+        Activity? span = _jobSpan ?? StartStandInRootSpan();
+        _jobSpan = null;
+        if (span is not null)
+        {
+            span.SetTag(TelemetryNames.Attributes.JobId, status.JobId);
+            span.SetTag(TelemetryNames.Attributes.Prefix, status.Prefix);
+            span.SetTag(TelemetryNames.Attributes.ImageBytes, status.ImageBytes);
+            span.SetTag(TelemetryNames.Attributes.TarBytes, status.TarBytes);
+            span.SetTag(TelemetryNames.Attributes.BundleBytes, status.BundledBytes);
+            span.SetTag(TelemetryNames.Attributes.Level, status.CompressionLevel);
+            span.SetTag(TelemetryNames.Attributes.Outcome, status.State.ToString());
+            if (status.ErrorKind is { } kind)
+            {
+                span.SetFailed(kind.ToString(), status.State == BundleJobState.Cancelled ? "cancelled" : null);
+            }
+
+            span.Stop();
+        }
+
+        if (status.StartedAt is { } started && status.FinishedAt is { } finished)
+        {
+            metrics.JobDuration.Record((finished - started).TotalSeconds,
+                new KeyValuePair<string, object?>(TelemetryNames.Attributes.Outcome, status.State.ToString()));
+        }
+    }
+
+    private Activity? StartStandInRootSpan()
+    {
+        ActivityContext original = JobTracing.Parse(State.TraceParent);
+        if (original == default)
+        {
+            return null; // the job was not traced when it was submitted
+        }
+
+        // A span cannot take a given span id, so the stand-in hangs under the caller (or the original root span when
+        // there was no caller), which keeps it in the job's trace.
+        ActivityContext parent = JobTracing.Parse(State.CallerTraceParent) is { } caller && caller != default ? caller : original;
+        Activity? span = JobTracing.Source.StartActivity(TelemetryNames.Spans.Job, ActivityKind.Server, parent,
+            links: [new ActivityLink(original)], startTime: Status.StartedAt ?? DateTimeOffset.UtcNow);
+        span?.SetTag(TelemetryNames.Attributes.Resumed, true);
+        return span;
+    }
+
     public override Task OnDeactivateAsync(DeactivationReason reason, CancellationToken cancellationToken)
     {
         _sink?.Dispose(); // an S3 sink holds an HTTP client
         _sink = null;
+        metrics.Untrack(this.GetPrimaryKeyString());
+        if (_jobSpan is not null)
+        {
+            // The job goes on in another activation, which ends a stand-in root span with the outcome; this one ends
+            // here so that the spans already recorded under it keep their parent.
+            _jobSpan.SetTag(TelemetryNames.Attributes.Outcome, "HandedOver");
+            _jobSpan.Stop();
+            _jobSpan = null;
+        }
+
         return Task.CompletedTask;
     }
 
     public override async Task OnActivateAsync(CancellationToken cancellationToken)
     {
+        metrics.Track(this.GetPrimaryKeyString(), () => State.Spec is null ? null : new PipelineMetrics.JobGauge(Status.State, PendingSlices()));
         if (State.Status?.State == BundleJobState.Running)
         {
+            using IDisposable? scope = logger.BeginJobScope(this.GetPrimaryKeyString());
             LogResumed(logger, this.GetPrimaryKeyString());
             StartWatchdog();
             await EnsurePipelineAsync();
@@ -130,6 +222,7 @@ internal sealed partial class BundleJobGrain(
 
     public async Task ReceiveReminder(string reminderName, TickStatus status)
     {
+        using IDisposable? scope = logger.BeginJobScope(this.GetPrimaryKeyString());
         if (Status.IsFinished)
         {
             await StopWatchdogAsync();
@@ -253,13 +346,14 @@ internal sealed partial class BundleJobGrain(
         await TryCommitAsync();
     }
 
-    public async Task ReportFailureAsync(string stage, string errorKind, string message)
+    public async Task ReportFailureAsync(PipelineStage stage, JobErrorKind errorKind, string message)
     {
         if (!Status.IsFinished)
         {
+            using IDisposable? scope = logger.BeginJobScope(this.GetPrimaryKeyString());
             LogFailed(logger, this.GetPrimaryKeyString(), stage, message);
             // The reporting stage has already ended; waiting for it to stop would wait for this very call.
-            await StopAsync(BundleJobState.Failed, message, errorKind, stopSealer: stage != "seal", stopDigest: stage != "digest");
+            await StopAsync(BundleJobState.Failed, message, errorKind, stopSealer: stage != PipelineStage.Seal, stopDigest: stage != PipelineStage.Digest);
         }
     }
 
@@ -272,50 +366,30 @@ internal sealed partial class BundleJobGrain(
         }
 
         _committing = true;
-        BundleJobSpec spec = State.Spec!;
-        ImageSlicePlan plan = State.Plan!;
+        string jobId = this.GetPrimaryKeyString();
+        using IDisposable? scope = logger.BeginJobScope(jobId);
+        using Activity? committing = JobTracing.StartJobSpan(TelemetryNames.Spans.Commit, State.TraceParent);
         try
         {
-            TarStreamDigest.RequireSameBytes(State.TarCrc32 ?? State.Sealed.TarCrc32, State.Sealed.TarCrc32, $"image '{spec.ImagePath}'");
-            ManifestMetadata metadata = ManifestMetadata.Create(spec.Architecture, spec.User, spec.BlockDeviceMappings,
-                spec.KernelId, spec.RamdiskId, spec.ProductCodes);
-            var seal = new SealResult(
-                State.Sealed.Parts.Select(p => new PartRecord(p.Index, p.Length, p.Sha1Hex)).ToList(),
-                State.Sealed.BundledSize, State.Sealed.GzipLength, plan.TarLength);
-            var key = new WrappedBundleKey(State.Ec2EncryptedKey!, State.UserEncryptedKey!, State.Ec2EncryptedIv!, State.UserEncryptedIv!);
-            BundleManifest manifest = ManifestAssembly.Build(plan.MemberName, metadata, plan.ImageSize, State.TarDigest, seal, key);
-            string text;
-            // The key file must still be the one validated at preparation: a swapped link must not turn the silo into
-            // a signing service for some other key it can read.
-            using (RSA signingKey = KeyFiles.LoadPrivateKey(spec.PrivateKeyPath, f =>
-                   {
-                       AllowedRoots.RequireOpened(f, options.Value.KeyFileRoots(), "private key");
-                       f.RequireIdentity(State.PrivateKeyVersion ?? f.Identity.ToString(), "private key");
-                   }))
-            {
-                text = ManifestWriter.WriteSigned(manifest, signingKey);
-            }
-
-            _sink ??= PlanExtensions.OpenSink(spec.Destination, plan.JobId, spec.S3, options.Value);
-            await _sink.CommitAsync(BundleManifest.FileName(plan.MemberName), manifest.Image.Parts.Select(p => p.FileName).ToList(), text, CancellationToken.None);
-            string manifestPath = Storage.S3.S3Location.IsS3(spec.Destination)
-                ? Storage.S3.S3Location.Parse(spec.Destination) + BundleManifest.FileName(plan.MemberName)
-                : Path.Combine(Path.GetFullPath(spec.Destination), BundleManifest.FileName(plan.MemberName));
+            _sink ??= PlanExtensions.OpenSink(State.Spec!.Destination, jobId, State.Spec.S3, options.Value);
+            string manifestPath = await JobCommit.CommitAsync(State, _sink, options.Value, CancellationToken.None);
             State.Status = Status with
             {
                 State = BundleJobState.Completed,
                 ManifestPath = manifestPath,
-                PartsWritten = seal.Parts.Count,
-                BundledBytes = seal.BundledSize,
-                TarBytesSealed = plan.TarLength,
+                PartsWritten = State.Sealed.Parts.Count,
+                BundledBytes = State.Sealed.BundledSize,
+                TarBytesSealed = State.Plan!.TarLength,
                 FinishedAt = DateTimeOffset.UtcNow,
             };
             await record.WriteStateAsync();
+            RecordFinished();
             await StopWatchdogAsync();
-            LogCompleted(logger, plan.JobId, manifestPath);
+            LogCompleted(logger, jobId, manifestPath);
         }
         catch (Exception ex)
         {
+            committing.SetFailed(ex.ErrorKind().ToString());
             await StopAsync(BundleJobState.Failed, ex.UserMessage(), ex.ErrorKind(), stopSealer: false, stopDigest: false);
         }
         finally
@@ -325,11 +399,13 @@ internal sealed partial class BundleJobGrain(
     }
 
     /// <summary>Stops the pipeline, then removes everything the job wrote; the job ends with no manifest and no parts.</summary>
-    private async Task StopAsync(BundleJobState state, string error, string? errorKind, bool stopSealer, bool stopDigest)
+    private async Task StopAsync(BundleJobState state, string error, JobErrorKind? errorKind, bool stopSealer, bool stopDigest)
     {
         string jobId = this.GetPrimaryKeyString();
         State.Status = Status with { State = state, Error = error, ErrorKind = errorKind, FinishedAt = DateTimeOffset.UtcNow };
         await record.WriteStateAsync();
+        RecordFinished();
+        using Activity? aborting = JobTracing.StartJobSpan(TelemetryNames.Spans.Abort, State.TraceParent);
         await StopWatchdogAsync();
         await Task.WhenAll(
             stopSealer ? GrainFactory.GetGrain<IBundleSealerGrain>(jobId).StopAsync() : Task.CompletedTask,
@@ -354,5 +430,5 @@ internal sealed partial class BundleJobGrain(
     private static partial void LogCompleted(ILogger logger, string jobId, string manifest);
 
     [LoggerMessage(Level = LogLevel.Warning, Message = "Job {JobId} failed in {Stage}: {Message}")]
-    private static partial void LogFailed(ILogger logger, string jobId, string stage, string message);
+    private static partial void LogFailed(ILogger logger, string jobId, PipelineStage stage, string message);
 }

@@ -33,4 +33,10 @@ public sealed class BundleJobRecord
 
     /// <summary>device:inode:length:mtime of the private key file validated at preparation; the commit signs only with it.</summary>
     [Id(10)] public string? PrivateKeyVersion { get; set; }
+
+    /// <summary>W3C traceparent of the job's root span (<c>bundle.job</c>); null when the job was not traced.</summary>
+    [Id(11)] public string? TraceParent { get; set; }
+
+    /// <summary>W3C traceparent of the caller that submitted the job, if it had one: the root span's parent.</summary>
+    [Id(12)] public string? CallerTraceParent { get; set; }
 }

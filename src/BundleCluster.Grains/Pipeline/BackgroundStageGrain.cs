@@ -1,17 +1,37 @@
+using System.Diagnostics;
+using BundleCluster.Abstractions.Jobs;
+using BundleCluster.Abstractions.Pipeline;
+using BundleCluster.Abstractions.Telemetry;
+using BundleCluster.Grains.Telemetry;
+using Microsoft.Extensions.Logging;
+
 namespace BundleCluster.Grains.Pipeline;
 
 /// <summary>
 /// A pipeline stage whose work runs in the background of its activation (the digest, the sealer): started once per
 /// activation, stopped on request, and cancelled when the activation goes away — the job's watchdog then starts it
-/// again on a live silo.
+/// again on a live silo. The one place that gives a stage its span and log scope and turns a stage's failure into
+/// the job's: a stop is not a failure; anything else is reported to the job grain (retried until it answers).
 /// </summary>
-internal abstract class BackgroundStageGrain<TRequest> : Grain
+internal abstract partial class BackgroundStageGrain<TRequest>(ILocalSiloDetails silo, TimeSpan reportWindow, ILogger logger) : Grain
 {
     private readonly BackgroundRun _run = new();
 
+    /// <summary>Which stage this is, as the job's failure and the span name it.</summary>
+    protected abstract PipelineStage Stage { get; }
+
+    protected abstract string SpanName { get; }
+
+    protected abstract ImageSlicePlan PlanOf(TRequest request);
+
+    /// <summary>The stage's work; it reports its own result (and progress) to <paramref name="job"/>.</summary>
+    protected abstract Task RunAsync(TRequest request, IBundleJobReports job, Activity? span, CancellationToken ct);
+
+    protected string SiloAddress => silo.SiloAddress.ToString();
+
     public Task StartAsync(TRequest request)
     {
-        _run.StartOnce(ct => RunAsync(request, ct));
+        _run.StartOnce(ct => RunStageAsync(request, ct));
         return Task.CompletedTask;
     }
 
@@ -23,5 +43,36 @@ internal abstract class BackgroundStageGrain<TRequest> : Grain
         return Task.CompletedTask;
     }
 
-    protected abstract Task RunAsync(TRequest request, CancellationToken ct);
+    private async Task RunStageAsync(TRequest request, CancellationToken ct)
+    {
+        ImageSlicePlan plan = PlanOf(request);
+        var job = GrainFactory.GetGrain<IBundleJobReports>(plan.JobId);
+        using IDisposable? scope = logger.BeginJobScope(plan.JobId);
+        using Activity? span = JobTracing.StartJobSpan(SpanName, plan.TraceParent);
+        span?.SetTag(TelemetryNames.Attributes.JobId, plan.JobId);
+        span?.SetTag(TelemetryNames.Attributes.Silo, SiloAddress);
+        try
+        {
+            await RunAsync(request, job, span, ct);
+        }
+        catch (Exception) when (ct.IsCancellationRequested)
+        {
+            // Stopped by the job grain (which cleans up the destination), or this activation is going away and the
+            // watchdog restarts the stage elsewhere; whatever failed on the way out is not the job's failure.
+            span?.SetTag(TelemetryNames.Attributes.Outcome, "Stopped");
+        }
+        catch (Exception ex)
+        {
+            LogStageFailed(logger, ex, plan.JobId, Stage);
+            span.SetFailed(ex.ErrorKind().ToString());
+            await JobReporting.ResultAsync(() => job.ReportFailureAsync(Stage, ex.ErrorKind(), ex.UserMessage()), reportWindow, ct);
+        }
+        finally
+        {
+            DeactivateOnIdle();
+        }
+    }
+
+    [LoggerMessage(Level = LogLevel.Error, Message = "Job {JobId}: the {Stage} stage failed")]
+    private static partial void LogStageFailed(ILogger logger, Exception ex, string jobId, PipelineStage stage);
 }

@@ -1,10 +1,14 @@
+using System.Diagnostics;
 using System.Security.Cryptography;
+using BundleCluster.Abstractions.Jobs;
 using BundleCluster.Abstractions.Pipeline;
+using BundleCluster.Abstractions.Telemetry;
 using BundleCluster.Format.Bundling;
 using BundleCluster.Format.Errors;
 using BundleCluster.Format.Keys;
 using BundleCluster.Format.Parts;
 using BundleCluster.Grains.Hosting;
+using BundleCluster.Grains.Telemetry;
 using BundleCluster.Storage.Sinks;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
@@ -20,29 +24,42 @@ namespace BundleCluster.Grains.Pipeline;
 internal sealed partial class BundleSealerGrain(
     [PersistentState("sealer", BundleClusterOptions.JobStorage)] IPersistentState<SealerCheckpoint> checkpoint,
     IOptions<BundleClusterOptions> options,
+    PipelineMetrics metrics,
     ILocalSiloDetails silo,
     ILogger<BundleSealerGrain> logger)
-    : BackgroundStageGrain<SealRequest>, IBundleSealerGrain
+    : BackgroundStageGrain<SealRequest>(silo, options.Value.SliceRetryWindow, logger), IBundleSealerGrain
 {
     private static readonly TimeSpan ReportEvery = TimeSpan.FromMilliseconds(500);
     private readonly BundleClusterOptions _options = options.Value;
 
-    protected override async Task RunAsync(SealRequest request, CancellationToken ct)
+    protected override PipelineStage Stage => PipelineStage.Seal;
+
+    protected override string SpanName => TelemetryNames.Spans.Seal;
+
+    protected override ImageSlicePlan PlanOf(SealRequest request) => request.Plan;
+
+    protected override async Task RunAsync(SealRequest request, IBundleJobReports job, Activity? span, CancellationToken ct)
     {
         ImageSlicePlan plan = request.Plan;
-        var job = GrainFactory.GetGrain<IBundleJobReports>(plan.JobId);
         using IBundleSink sink = PlanExtensions.OpenSink(request.Destination, plan.JobId, request.S3, _options);
         var window = new Queue<(int Index, Task<ChunkSummary> Summary)>();
         try
         {
-            using BundleKey key = UnwrapKey(request);
+            // Unwrapping reads the private key file and runs RSA: off the grain's turn.
+            using BundleKey key = await Task.Run(() => UnwrapKey(request), ct);
             SealerResumePoint? resume = await ResumePointAsync(sink, ct);
+            span?.SetTag(TelemetryNames.Attributes.PartsResumed, resume?.PartsDone.Count ?? 0);
             var ledger = new SealerLedger(resume is null ? new SealerCheckpoint() : checkpoint.State);
             var perSilo = new Dictionary<string, long>(ledger.Checkpoint.Silos);
+            ActivityContext sealContext = span?.Context ?? default;
             await using var writer = new BoundedPartWriter(async (part, c) =>
             {
+                using Activity? writing = JobTracing.Source.StartActivity(TelemetryNames.Spans.PartWrite, ActivityKind.Internal, sealContext);
+                writing?.SetTag(TelemetryNames.Attributes.PartIndex, part.Index);
+                writing?.SetTag(TelemetryNames.Attributes.PartBytes, part.Data.Length);
                 await sink.WritePartAsync(part.Index, part.Data, c);
                 ledger.PartDurable(part);
+                metrics.PartsWritten.Add(1);
             });
             using var sealer = new BundleSealer(key, plan.CompressionLevel, writer.EnqueueAsync, resume);
             DateTime nextReport = DateTime.UtcNow + ReportEvery;
@@ -61,6 +78,7 @@ internal sealed partial class BundleSealerGrain(
                 (uint crcBefore, long inputBefore) = sealer.Framing;
                 ledger.SliceStarting(index, SealerLedger.NextSliceStart(sealer.GzipLength) - skip, summary.CompressedLength, crcBefore, inputBefore);
                 await AppendSliceAsync(plan, summary, sealer, skip, ct);
+                metrics.BytesSealed.Add(summary.InputLength);
                 skip = 0;
                 perSilo[summary.Silo] = perSilo.GetValueOrDefault(summary.Silo) + summary.InputLength;
                 Chunk(plan, index).ReleaseAsync().Ignore();
@@ -75,7 +93,7 @@ internal sealed partial class BundleSealerGrain(
                     nextReport = DateTime.UtcNow + ReportEvery;
                     DelayDeactivation(TimeSpan.FromMinutes(10));
                     var progress = new SealProgress(sealer.TarBytesSealed, sealer.PartsCut, sealer.CiphertextBytes,
-                        new Dictionary<string, long>(perSilo), silo.SiloAddress.ToString(), resume?.PartsDone.Count ?? 0);
+                        new Dictionary<string, long>(perSilo), SiloAddress, resume?.PartsDone.Count ?? 0);
                     await JobReporting.ProgressAsync(() => job.ReportSealProgressAsync(progress));
                 }
             }
@@ -83,22 +101,10 @@ internal sealed partial class BundleSealerGrain(
             SealResult result = await sealer.FinishAsync(ct);
             await writer.DrainAsync();
             await JobReporting.ProgressAsync(() => job.ReportSealProgressAsync(new SealProgress(sealer.TarBytesSealed, result.Parts.Count,
-                result.BundledSize, perSilo, silo.SiloAddress.ToString(), resume?.PartsDone.Count ?? 0)));
+                result.BundledSize, perSilo, SiloAddress, resume?.PartsDone.Count ?? 0)));
             var outcome = new SealOutcome(result.Parts.Select(p => new SealedPartInfo(p.Index, p.Length, p.Sha1Hex)).ToList(), result.BundledSize, result.GzipLength, sealer.Framing.Crc32);
+            span?.SetTag(TelemetryNames.Attributes.BundleBytes, result.BundledSize);
             await JobReporting.ResultAsync(() => job.ReportSealedAsync(outcome), _options.SliceRetryWindow, ct);
-        }
-        catch (OperationCanceledException) when (ct.IsCancellationRequested)
-        {
-            // Stopped by the job grain (which cleans up the destination), or this activation is going away.
-        }
-        catch (Exception) when (ct.IsCancellationRequested)
-        {
-            // This activation was told to stop; whatever failed on the way out is not the job's failure.
-        }
-        catch (Exception ex)
-        {
-            LogSealFailed(logger, ex, plan.JobId);
-            await JobReporting.ResultAsync(() => job.ReportFailureAsync("seal", ex.ErrorKind(), ex.UserMessage()), _options.SliceRetryWindow, ct);
         }
         finally
         {
@@ -115,8 +121,6 @@ internal sealed partial class BundleSealerGrain(
 
                 Chunk(plan, index).ReleaseAsync().Ignore();
             }
-
-            DeactivateOnIdle();
         }
     }
 
@@ -130,6 +134,7 @@ internal sealed partial class BundleSealerGrain(
         {
             checkpoint.State = latest;
             await checkpoint.WriteStateAsync();
+            metrics.CheckpointSaves.Add(1);
         }
         catch (Exception ex) when (ex is not OperationCanceledException)
         {
@@ -138,6 +143,7 @@ internal sealed partial class BundleSealerGrain(
                 await checkpoint.ReadStateAsync();
                 checkpoint.State = latest;
                 await checkpoint.WriteStateAsync();
+                metrics.CheckpointSaves.Add(1);
             }
             catch (Exception retry) when (retry is not OperationCanceledException)
             {
@@ -185,23 +191,44 @@ internal sealed partial class BundleSealerGrain(
     /// Compresses a slice on its chunk grain, retrying with backoff while the grain or its silo fails (a dead silo is
     /// noticed by membership after some seconds; then the grain activates elsewhere) — but not when the input is bad.
     /// </summary>
-    private async Task<ChunkSummary> CompressAsync(ImageSlicePlan plan, int index, CancellationToken ct)
+    private async Task<ChunkSummary> CompressAsync(ImageSlicePlan plan, int index, CancellationToken ct, int firstAttempt = 1)
     {
         DateTime giveUpAt = DateTime.UtcNow + _options.SliceRetryWindow;
-        for (int attempt = 1; ; attempt++)
+        for (int attempt = firstAttempt; ; attempt++)
         {
             ct.ThrowIfCancellationRequested();
+            if (attempt > 1)
+            {
+                metrics.SlicesRedone.Add(1);
+            }
+
             try
             {
-                // A call already sent to a silo that then died would wait out Orleans' 30 s response timeout;
-                // give up sooner and ask again (the grain answers from its cache if it was only slow).
-                return await Chunk(plan, index).CompressAsync(plan, index).WaitAsync(_options.ChunkCallTimeout, ct);
+                // A call already sent to a silo that then died would wait out Orleans' 30 s response timeout; give
+                // up sooner, cancel it (a slow silo stops reading for it) and ask again — the grain answers from its
+                // cache if it finished after all.
+                return await WithTimeout(c => Chunk(plan, index).CompressAsync(plan, index, attempt, c), ct);
             }
-            catch (Exception ex) when (ex is not BundleException && DateTime.UtcNow < giveUpAt)
+            catch (Exception ex) when (ex is not BundleException && !ct.IsCancellationRequested && DateTime.UtcNow < giveUpAt)
             {
                 LogSliceRetry(logger, ex, plan.JobId, index, attempt);
-                await Task.Delay(TimeSpan.FromMilliseconds(Math.Min(2000, 100 << Math.Min(attempt, 5))), ct);
+                await Task.Delay(JobReporting.Backoff(attempt), ct);
             }
+        }
+    }
+
+    /// <summary>A chunk call bounded by <see cref="BundleClusterOptions.ChunkCallTimeout"/>, cancelled (not abandoned) when it runs out.</summary>
+    private async Task<T> WithTimeout<T>(Func<CancellationToken, Task<T>> call, CancellationToken ct)
+    {
+        using var timeout = CancellationTokenSource.CreateLinkedTokenSource(ct);
+        timeout.CancelAfter(_options.ChunkCallTimeout);
+        try
+        {
+            return await call(timeout.Token);
+        }
+        catch (OperationCanceledException) when (!ct.IsCancellationRequested)
+        {
+            throw new TimeoutException($"the chunk call took longer than {_options.ChunkCallTimeout.TotalSeconds:0.#} s");
         }
     }
 
@@ -216,12 +243,12 @@ internal sealed partial class BundleSealerGrain(
             CompressedPiece piece;
             try
             {
-                piece = await Chunk(plan, summary.Index).ReadCompressedAsync(offset).WaitAsync(_options.ChunkCallTimeout, ct);
+                piece = await WithTimeout(c => Chunk(plan, summary.Index).ReadCompressedAsync(offset, c), ct);
             }
-            catch (Exception ex) when (ex is not BundleException && DateTime.UtcNow < giveUpAt)
+            catch (Exception ex) when (ex is not BundleException && !ct.IsCancellationRequested && DateTime.UtcNow < giveUpAt)
             {
                 LogSliceRetry(logger, ex, plan.JobId, summary.Index, attempt++);
-                ChunkSummary redone = await CompressAsync(plan, summary.Index, ct);
+                ChunkSummary redone = await CompressAsync(plan, summary.Index, ct, firstAttempt: 2); // the bytes were lost: a redo
                 if (redone.CompressedLength != summary.CompressedLength || redone.Crc32 != summary.Crc32)
                 {
                     throw new BundleException(BundleErrorKind.Failed,
@@ -246,7 +273,4 @@ internal sealed partial class BundleSealerGrain(
 
     [LoggerMessage(Level = LogLevel.Warning, Message = "Job {JobId}: could not save the sealer checkpoint; a lost sealer would restart further back")]
     private static partial void LogCheckpointFailed(ILogger logger, Exception ex, string jobId);
-
-    [LoggerMessage(Level = LogLevel.Error, Message = "Job {JobId}: sealing failed")]
-    private static partial void LogSealFailed(ILogger logger, Exception ex, string jobId);
 }

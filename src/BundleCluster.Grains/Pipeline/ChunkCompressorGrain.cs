@@ -1,7 +1,10 @@
+using System.Diagnostics;
 using BundleCluster.Abstractions.Pipeline;
+using BundleCluster.Abstractions.Telemetry;
 using BundleCluster.Format.Bundling;
 using BundleCluster.Format.Compression;
 using BundleCluster.Grains.Placement;
+using BundleCluster.Grains.Telemetry;
 using BundleCluster.Storage.Sources;
 
 namespace BundleCluster.Grains.Pipeline;
@@ -12,32 +15,45 @@ namespace BundleCluster.Grains.Pipeline;
 /// died) simply compresses again: deflate is deterministic, so the bytes are the same.
 /// </summary>
 [SpreadPlacement]
-internal sealed class ChunkCompressorGrain(CpuWorkLimiter cpu, ILocalSiloDetails silo) : Grain, IChunkCompressorGrain
+internal sealed class ChunkCompressorGrain(CpuWorkLimiter cpu, PipelineMetrics metrics, ILocalSiloDetails silo) : Grain, IChunkCompressorGrain
 {
+    private static readonly KeyValuePair<string, object?> CompressStage = PipelineMetrics.Stage("compress");
     private CompressedSlice? _slice;
     private ChunkSummary? _summary;
 
-    public async Task<ChunkSummary> CompressAsync(ImageSlicePlan plan, int index)
+    public async Task<ChunkSummary> CompressAsync(ImageSlicePlan plan, int index, int attempt, CancellationToken cancellationToken = default)
     {
         if (_summary is not null && _summary.Index == index)
         {
             return _summary;
         }
 
+        string siloAddress = silo.SiloAddress.ToString();
+        using Activity? span = JobTracing.StartJobSpan(TelemetryNames.Spans.ChunkCompress, plan.TraceParent);
+        span?.SetTag(TelemetryNames.Attributes.JobId, plan.JobId);
+        span?.SetTag(TelemetryNames.Attributes.SliceIndex, index);
+        span?.SetTag(TelemetryNames.Attributes.SliceAttempt, attempt);
+        span?.SetTag(TelemetryNames.Attributes.SliceRedone, attempt > 1);
+        span?.SetTag(TelemetryNames.Attributes.Silo, siloAddress);
         SliceRange range = plan.Slices()[index];
+        long started = Stopwatch.GetTimestamp();
         CompressedSlice slice = await cpu.RunAsync(async () =>
         {
-            await using BundleCluster.Format.IImageReader image = await plan.OpenImageAsync(CancellationToken.None);
-            return await Bundler.CompressAsync(plan.Layout(), image, range, plan.CompressionLevel, CancellationToken.None);
-        });
+            await using BundleCluster.Format.IImageReader image = await plan.OpenImageAsync(cancellationToken);
+            return await Bundler.CompressAsync(plan.Layout(), image, range, plan.CompressionLevel, cancellationToken);
+        }, cancellationToken);
+        metrics.SliceCompressDuration.Record(Stopwatch.GetElapsedTime(started).TotalSeconds);
+        metrics.BytesRead.Add(slice.Result.InputLength, CompressStage);
+        metrics.BytesCompressed.Add(slice.Result.CompressedLength);
+        span?.SetTag(TelemetryNames.Attributes.InputBytes, slice.Result.InputLength);
+        span?.SetTag(TelemetryNames.Attributes.CompressedBytes, slice.Result.CompressedLength);
         _slice?.Dispose();
         _slice = slice;
-        _summary = new ChunkSummary(index, slice.Result.InputLength, slice.Result.CompressedLength, slice.Result.Crc32,
-            silo.SiloAddress.ToString());
+        _summary = new ChunkSummary(index, slice.Result.InputLength, slice.Result.CompressedLength, slice.Result.Crc32, siloAddress);
         return _summary;
     }
 
-    public Task<CompressedPiece> ReadCompressedAsync(int offset)
+    public Task<CompressedPiece> ReadCompressedAsync(int offset, CancellationToken cancellationToken = default)
     {
         if (_slice is null)
         {

@@ -32,8 +32,11 @@ internal static class JobReporting
             }
             catch (Exception) when (DateTime.UtcNow < giveUpAt && !ct.IsCancellationRequested)
             {
-                await Task.Delay(TimeSpan.FromMilliseconds(Math.Min(2000, 100 << Math.Min(attempt, 5))), ct);
+                await Task.Delay(Backoff(attempt), ct);
             }
         }
     }
+
+    /// <summary>The pipeline's one retry backoff: 200 ms doubling to 2 s (a dead silo takes membership some seconds to notice).</summary>
+    public static TimeSpan Backoff(int attempt) => TimeSpan.FromMilliseconds(Math.Min(2000, 100 << Math.Clamp(attempt, 1, 5)));
 }

@@ -1,3 +1,4 @@
+using BundleCluster.Abstractions.Jobs;
 using BundleCluster.Abstractions.Pipeline;
 using BundleCluster.Format.Bundling;
 using BundleCluster.Format.Errors;
@@ -27,11 +28,22 @@ internal static class PlanExtensions
         Storage.Sinks.BundleSinks.Open(destination, jobId, Settings(s3), !options.JobsOutliveProcess);
 
     /// <summary>The error kind reported for an exception: the BundleException kind, or Failed.</summary>
-    public static string ErrorKind(this Exception ex) => ex switch
+    public static JobErrorKind ErrorKind(this Exception ex) => ex switch
     {
-        BundleException b => b.Kind.ToString(),
-        Jobs.JobValidationException v => v.Kind.ToString(),
-        _ => nameof(BundleErrorKind.Failed),
+        BundleException b => b.Kind.ToJobErrorKind(),
+        Jobs.JobValidationException v => v.Kind.ToJobErrorKind(),
+        _ => JobErrorKind.Failed,
+    };
+
+    /// <summary>The one mapping from the format library's error kinds to the job contract's.</summary>
+    public static JobErrorKind ToJobErrorKind(this BundleErrorKind kind) => kind switch
+    {
+        BundleErrorKind.InvalidParameter => JobErrorKind.InvalidParameter,
+        BundleErrorKind.FileNotFound => JobErrorKind.FileNotFound,
+        BundleErrorKind.InvalidBundle => JobErrorKind.InvalidBundle,
+        BundleErrorKind.KeyMismatch => JobErrorKind.KeyMismatch,
+        BundleErrorKind.Failed => JobErrorKind.Failed,
+        _ => throw new ArgumentOutOfRangeException(nameof(kind), kind, "unmapped error kind"),
     };
 
     /// <summary>One line for the user: the BundleException message as-is, or the exception type and message.</summary>

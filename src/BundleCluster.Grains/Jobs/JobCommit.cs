@@ -1,0 +1,53 @@
+using System.Security.Cryptography;
+using BundleCluster.Abstractions.Jobs;
+using BundleCluster.Abstractions.Pipeline;
+using BundleCluster.Format.Bundling;
+using BundleCluster.Format.Keys;
+using BundleCluster.Format.Manifest;
+using BundleCluster.Format.Parts;
+using BundleCluster.Grains.Hosting;
+using BundleCluster.Storage.Sinks;
+using BundleCluster.Storage.Sources;
+
+namespace BundleCluster.Grains.Jobs;
+
+/// <summary>
+/// The last step of a job, once the digest and the sealed parts are in: cross-check the tar stream the two stages
+/// read, assemble the manifest, sign it with the key file validated at preparation, and commit — parts into place,
+/// manifest last. Key loading and signing run on the thread pool, not on the job grain's turn.
+/// </summary>
+internal static class JobCommit
+{
+    /// <summary>Commits the bundle and returns where its manifest now is.</summary>
+    public static async Task<string> CommitAsync(BundleJobRecord job, IBundleSink sink, BundleClusterOptions options, CancellationToken ct)
+    {
+        BundleJobSpec spec = job.Spec!;
+        ImageSlicePlan plan = job.Plan!;
+        SealOutcome sealedParts = job.Sealed!;
+        TarStreamDigest.RequireSameBytes(job.TarCrc32 ?? sealedParts.TarCrc32, sealedParts.TarCrc32, $"image '{spec.ImagePath}'");
+        ManifestMetadata metadata = ManifestMetadata.Create(spec.Architecture, spec.User, spec.BlockDeviceMappings,
+            spec.KernelId, spec.RamdiskId, spec.ProductCodes);
+        var seal = new SealResult(
+            sealedParts.Parts.Select(p => new PartRecord(p.Index, p.Length, p.Sha1Hex)).ToList(),
+            sealedParts.BundledSize, sealedParts.GzipLength, plan.TarLength);
+        var key = new WrappedBundleKey(job.Ec2EncryptedKey!, job.UserEncryptedKey!, job.Ec2EncryptedIv!, job.UserEncryptedIv!);
+        BundleManifest manifest = ManifestAssembly.Build(plan.MemberName, metadata, plan.ImageSize, job.TarDigest!, seal, key);
+        string text = await Task.Run(() =>
+        {
+            // The key file must still be the one validated at preparation: a swapped link must not turn the silo into
+            // a signing service for some other key it can read.
+            using RSA signingKey = KeyFiles.LoadPrivateKey(spec.PrivateKeyPath, f =>
+            {
+                AllowedRoots.RequireOpened(f, options.KeyFileRoots(), "private key");
+                f.RequireIdentity(job.PrivateKeyVersion ?? f.Identity.ToString(), "private key");
+            });
+            return ManifestWriter.WriteSigned(manifest, signingKey);
+        }, ct);
+
+        string manifestName = BundleManifest.FileName(plan.MemberName);
+        await sink.CommitAsync(manifestName, manifest.Image.Parts.Select(p => p.FileName).ToList(), text, ct);
+        return Storage.S3.S3Location.IsS3(spec.Destination)
+            ? Storage.S3.S3Location.Parse(spec.Destination) + manifestName
+            : Path.Combine(Path.GetFullPath(spec.Destination), manifestName);
+    }
+}

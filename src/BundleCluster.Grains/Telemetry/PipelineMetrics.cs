@@ -1,0 +1,87 @@
+using System.Collections.Concurrent;
+using System.Diagnostics.Metrics;
+using BundleCluster.Abstractions.Jobs;
+using BundleCluster.Abstractions.Telemetry;
+using N = BundleCluster.Abstractions.Telemetry.TelemetryNames.Instruments;
+
+namespace BundleCluster.Grains.Telemetry;
+
+/// <summary>
+/// The pipeline's metrics on this silo (meter "BundleCluster"). Attributes are bounded — a stage, a state, an outcome,
+/// never a job id — so a cluster of any size and history yields a fixed set of series. Summed over silos: the jobs
+/// gauge and <c>bundlecluster.slices.pending</c> (the backlog autoscaling reads) count each job once, on the silo its
+/// job grain lives on.
+/// </summary>
+public sealed class PipelineMetrics : IDisposable
+{
+    private static readonly double[] SecondsBuckets = [0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120, 300, 600, 1800, 3600];
+    private readonly Meter _meter;
+    private readonly ConcurrentDictionary<string, Func<JobGauge?>> _jobs = new();
+
+    public PipelineMetrics(IMeterFactory meters)
+    {
+        _meter = meters.Create(TelemetryNames.Meter);
+        BytesRead = _meter.CreateCounter<long>(N.BytesRead, "By", "Tar-stream bytes read from images, by stage (digest, compress; redone slices count again)");
+        BytesCompressed = _meter.CreateCounter<long>(N.BytesCompressed, "By", "Deflate output of slice compressions");
+        BytesSealed = _meter.CreateCounter<long>(N.BytesSealed, "By", "Tar-stream bytes sealed (gzip-framed, encrypted, cut into parts)");
+        PartsWritten = _meter.CreateCounter<long>(N.PartsWritten, "{part}", "Bundle parts written to staging");
+        SliceCompressDuration = _meter.CreateHistogram(N.SliceCompressDuration, "s", "Time to read and compress one slice",
+            advice: new InstrumentAdvice<double> { HistogramBucketBoundaries = SecondsBuckets });
+        SlicesRedone = _meter.CreateCounter<long>(N.SlicesRedone, "{slice}", "Slices compressed again (a chunk call failed or timed out, or its bytes were lost)");
+        CheckpointSaves = _meter.CreateCounter<long>(N.CheckpointSaves, "{save}", "Sealer checkpoints saved");
+        JobDuration = _meter.CreateHistogram(N.JobDuration, "s", "Submit-to-end time of finished jobs, by outcome",
+            advice: new InstrumentAdvice<double> { HistogramBucketBoundaries = SecondsBuckets });
+        _meter.CreateObservableGauge(N.Jobs, ObserveJobs, "{job}", "Unfinished jobs whose job grain lives on this silo, by state");
+        _meter.CreateObservableGauge(N.SlicesPending, ObservePendingSlices, "{slice}", "Slices not yet sealed, over the unfinished jobs whose job grain lives on this silo");
+    }
+
+    public Counter<long> BytesRead { get; }
+
+    public Counter<long> BytesCompressed { get; }
+
+    public Counter<long> BytesSealed { get; }
+
+    public Counter<long> PartsWritten { get; }
+
+    public Histogram<double> SliceCompressDuration { get; }
+
+    public Counter<long> SlicesRedone { get; }
+
+    public Counter<long> CheckpointSaves { get; }
+
+    public Histogram<double> JobDuration { get; }
+
+    /// <summary>What a job grain reports to the gauges: its state and how many of its slices are not sealed yet.</summary>
+    public readonly record struct JobGauge(BundleJobState State, long PendingSlices);
+
+    /// <summary>Counts a job activation in the gauges until <see cref="Untrack"/> (null while it holds no job).</summary>
+    public void Track(string jobId, Func<JobGauge?> observe) => _jobs[jobId] = observe;
+
+    public void Untrack(string jobId) => _jobs.TryRemove(jobId, out _);
+
+    public static KeyValuePair<string, object?> Stage(string stage) => new(TelemetryNames.Attributes.Stage, stage);
+
+    private IEnumerable<Measurement<long>> ObserveJobs()
+    {
+        long queued = 0, running = 0;
+        foreach (Func<JobGauge?> observe in _jobs.Values)
+        {
+            switch (observe()?.State)
+            {
+                case BundleJobState.Queued: queued++; break;
+                case BundleJobState.Running: running++; break;
+            }
+        }
+
+        return
+        [
+            new Measurement<long>(queued, new KeyValuePair<string, object?>(TelemetryNames.Attributes.State, nameof(BundleJobState.Queued))),
+            new Measurement<long>(running, new KeyValuePair<string, object?>(TelemetryNames.Attributes.State, nameof(BundleJobState.Running))),
+        ];
+    }
+
+    private long ObservePendingSlices() =>
+        _jobs.Values.Sum(observe => observe() is { State: BundleJobState.Queued or BundleJobState.Running } job ? job.PendingSlices : 0);
+
+    public void Dispose() => _meter.Dispose();
+}
