@@ -37,6 +37,13 @@ internal sealed partial class BundleJobGrain(
 
     private BundleJobRecord State => record.State;
 
+    /// <summary>The one way the status changes: it is also what this silo's job gauges show.</summary>
+    private void SetStatus(BundleJobStatus status)
+    {
+        State.Status = status;
+        metrics.Publish(this, new PipelineMetrics.JobGauge(status.State, PendingSlices()));
+    }
+
     private BundleJobStatus Status => State.Status ?? new BundleJobStatus { JobId = this.GetPrimaryKeyString(), State = BundleJobState.Queued };
 
     public async Task<BundleJobStatus> StartAsync(BundleJobSpec spec)
@@ -54,7 +61,7 @@ internal sealed partial class BundleJobGrain(
         State.TraceParent = _jobSpan?.Id;
         State.CallerTraceParent = JobTracing.Format(caller);
         State.Spec = spec;
-        State.Status = new BundleJobStatus
+        SetStatus(new BundleJobStatus
         {
             JobId = jobId,
             State = BundleJobState.Queued,
@@ -62,7 +69,7 @@ internal sealed partial class BundleJobGrain(
             CompressionLevel = spec.CompressionLevel,
             StartedAt = DateTimeOffset.UtcNow,
             TraceId = _jobSpan?.TraceId.ToHexString(),
-        };
+        });
         try
         {
             _sink = PlanExtensions.OpenSink(spec.Destination, jobId, spec.S3, options.Value);
@@ -87,25 +94,25 @@ internal sealed partial class BundleJobGrain(
             State.Ec2EncryptedIv = prepared.Key.Ec2EncryptedIv;
             State.UserEncryptedIv = prepared.Key.UserEncryptedIv;
             await GrainFactory.GetGrain<IJobRegistryGrain>(0).RegisterAsync(jobId);
-            State.Status = Status with
+            SetStatus(Status with
             {
                 State = BundleJobState.Running,
                 Prefix = prepared.Prefix,
                 ImageBytes = prepared.Plan.ImageSize,
                 TarBytes = prepared.Plan.TarLength,
-            };
+            });
         }
         catch (Exception ex)
         {
             var invalid = ex as JobValidationException;
-            State.Status = Status with
+            SetStatus(Status with
             {
                 State = BundleJobState.Failed,
                 Error = ex.UserMessage(),
                 ErrorKind = ex.ErrorKind(),
                 ErrorField = invalid?.Field,
                 FinishedAt = DateTimeOffset.UtcNow,
-            };
+            });
             await record.WriteStateAsync();
             RecordFinished();
             return Status;
@@ -133,7 +140,7 @@ internal sealed partial class BundleJobGrain(
 
     public Task<BundleJobStatus> GetStatusAsync() => Task.FromResult(Status);
 
-    /// <summary>Slices not sealed yet (the backlog gauge): the sealer reports whole tar-stream bytes sealed.</summary>
+    /// <summary>Slices not sealed yet (the backlog gauge), from the tar-stream bytes the sealer reports sealed.</summary>
     private long PendingSlices()
     {
         ImageSlicePlan? plan = State.Plan;
@@ -195,7 +202,7 @@ internal sealed partial class BundleJobGrain(
     {
         _sink?.Dispose(); // an S3 sink holds an HTTP client
         _sink = null;
-        metrics.Untrack(this.GetPrimaryKeyString());
+        metrics.Untrack(this);
         if (_jobSpan is not null)
         {
             // The job goes on in another activation, which ends a stand-in root span with the outcome; this one ends
@@ -210,7 +217,11 @@ internal sealed partial class BundleJobGrain(
 
     public override async Task OnActivateAsync(CancellationToken cancellationToken)
     {
-        metrics.Track(this.GetPrimaryKeyString(), () => State.Spec is null ? null : new PipelineMetrics.JobGauge(Status.State, PendingSlices()));
+        if (State.Status is { } persisted)
+        {
+            SetStatus(persisted); // counts a resumed job in this silo's gauges
+        }
+
         if (State.Status?.State == BundleJobState.Running)
         {
             using IDisposable? scope = logger.BeginJobScope(this.GetPrimaryKeyString());
@@ -296,7 +307,7 @@ internal sealed partial class BundleJobGrain(
     {
         if (!Status.IsFinished)
         {
-            State.Status = Status with
+            SetStatus(Status with
             {
                 TarBytesSealed = progress.TarBytesSealed,
                 PartsWritten = progress.PartsWritten,
@@ -304,7 +315,7 @@ internal sealed partial class BundleJobGrain(
                 Silos = progress.Silos,
                 SealerSilo = progress.SealerSilo,
                 PartsResumed = Math.Max(Status.PartsResumed, progress.PartsResumed),
-            };
+            });
         }
 
         return Task.CompletedTask;
@@ -314,7 +325,7 @@ internal sealed partial class BundleJobGrain(
     {
         if (!Status.IsFinished)
         {
-            State.Status = Status with { TarBytesDigested = tarBytesDigested };
+            SetStatus(Status with { TarBytesDigested = tarBytesDigested });
         }
 
         return Task.CompletedTask;
@@ -341,7 +352,7 @@ internal sealed partial class BundleJobGrain(
 
         State.TarDigest = sha1Hex;
         State.TarCrc32 = tarCrc32;
-        State.Status = Status with { TarBytesDigested = Status.TarBytes, ImageDigest = sha1Hex };
+        SetStatus(Status with { TarBytesDigested = Status.TarBytes, ImageDigest = sha1Hex });
         await record.WriteStateAsync();
         await TryCommitAsync();
     }
@@ -368,12 +379,14 @@ internal sealed partial class BundleJobGrain(
         _committing = true;
         string jobId = this.GetPrimaryKeyString();
         using IDisposable? scope = logger.BeginJobScope(jobId);
-        using Activity? committing = JobTracing.StartJobSpan(TelemetryNames.Spans.Commit, State.TraceParent);
+        Activity? committing = JobTracing.StartJobSpan(TelemetryNames.Spans.Commit, State.TraceParent);
         try
         {
             _sink ??= PlanExtensions.OpenSink(State.Spec!.Destination, jobId, State.Spec.S3, options.Value);
             string manifestPath = await JobCommit.CommitAsync(State, _sink, options.Value, CancellationToken.None);
-            State.Status = Status with
+            committing?.Dispose();
+            committing = null;
+            SetStatus(Status with
             {
                 State = BundleJobState.Completed,
                 ManifestPath = manifestPath,
@@ -381,7 +394,7 @@ internal sealed partial class BundleJobGrain(
                 BundledBytes = State.Sealed.BundledSize,
                 TarBytesSealed = State.Plan!.TarLength,
                 FinishedAt = DateTimeOffset.UtcNow,
-            };
+            });
             await record.WriteStateAsync();
             RecordFinished();
             await StopWatchdogAsync();
@@ -390,10 +403,13 @@ internal sealed partial class BundleJobGrain(
         catch (Exception ex)
         {
             committing.SetFailed(ex.ErrorKind().ToString());
+            committing?.Dispose();
+            committing = null;
             await StopAsync(BundleJobState.Failed, ex.UserMessage(), ex.ErrorKind(), stopSealer: false, stopDigest: false);
         }
         finally
         {
+            committing?.Dispose();
             _committing = false;
         }
     }
@@ -402,18 +418,24 @@ internal sealed partial class BundleJobGrain(
     private async Task StopAsync(BundleJobState state, string error, JobErrorKind? errorKind, bool stopSealer, bool stopDigest)
     {
         string jobId = this.GetPrimaryKeyString();
-        State.Status = Status with { State = state, Error = error, ErrorKind = errorKind, FinishedAt = DateTimeOffset.UtcNow };
+        SetStatus(Status with { State = state, Error = error, ErrorKind = errorKind, FinishedAt = DateTimeOffset.UtcNow });
         await record.WriteStateAsync();
-        RecordFinished();
-        using Activity? aborting = JobTracing.StartJobSpan(TelemetryNames.Spans.Abort, State.TraceParent);
-        await StopWatchdogAsync();
-        await Task.WhenAll(
-            stopSealer ? GrainFactory.GetGrain<IBundleSealerGrain>(jobId).StopAsync() : Task.CompletedTask,
-            stopDigest ? GrainFactory.GetGrain<ITarDigestGrain>(jobId).StopAsync() : Task.CompletedTask);
-        if (State.Spec is not null)
+        try
         {
-            _sink ??= PlanExtensions.OpenSink(State.Spec.Destination, jobId, State.Spec.S3, options.Value);
-            await _sink.AbortAsync(CancellationToken.None);
+            using Activity? aborting = JobTracing.StartJobSpan(TelemetryNames.Spans.Abort, State.TraceParent);
+            await StopWatchdogAsync();
+            await Task.WhenAll(
+                stopSealer ? GrainFactory.GetGrain<IBundleSealerGrain>(jobId).StopAsync() : Task.CompletedTask,
+                stopDigest ? GrainFactory.GetGrain<ITarDigestGrain>(jobId).StopAsync() : Task.CompletedTask);
+            if (State.Spec is not null)
+            {
+                _sink ??= PlanExtensions.OpenSink(State.Spec.Destination, jobId, State.Spec.S3, options.Value);
+                await _sink.AbortAsync(CancellationToken.None);
+            }
+        }
+        finally
+        {
+            RecordFinished(); // the job's span covers the clean-up
         }
     }
 

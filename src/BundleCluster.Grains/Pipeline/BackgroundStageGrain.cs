@@ -24,8 +24,11 @@ internal abstract partial class BackgroundStageGrain<TRequest>(ILocalSiloDetails
 
     protected abstract ImageSlicePlan PlanOf(TRequest request);
 
-    /// <summary>The stage's work; it reports its own result (and progress) to <paramref name="job"/>.</summary>
-    protected abstract Task RunAsync(TRequest request, IBundleJobReports job, Activity? span, CancellationToken ct);
+    /// <summary>
+    /// The stage's work (reporting progress to <paramref name="job"/>). Returns the report of its result, which is
+    /// delivered after the stage's span has ended — the job may finish on it.
+    /// </summary>
+    protected abstract Task<Func<IBundleJobReports, Task>> RunAsync(TRequest request, IBundleJobReports job, Activity? span, CancellationToken ct);
 
     protected string SiloAddress => silo.SiloAddress.ToString();
 
@@ -48,12 +51,15 @@ internal abstract partial class BackgroundStageGrain<TRequest>(ILocalSiloDetails
         ImageSlicePlan plan = PlanOf(request);
         var job = GrainFactory.GetGrain<IBundleJobReports>(plan.JobId);
         using IDisposable? scope = logger.BeginJobScope(plan.JobId);
-        using Activity? span = JobTracing.StartJobSpan(SpanName, plan.TraceParent);
+        Activity? span = JobTracing.StartJobSpan(SpanName, plan.TraceParent);
         span?.SetTag(TelemetryNames.Attributes.JobId, plan.JobId);
         span?.SetTag(TelemetryNames.Attributes.Silo, SiloAddress);
         try
         {
-            await RunAsync(request, job, span, ct);
+            Func<IBundleJobReports, Task> result = await RunAsync(request, job, span, ct);
+            span?.Dispose();
+            span = null;
+            await JobReporting.ResultAsync(() => result(job), reportWindow, ct);
         }
         catch (Exception) when (ct.IsCancellationRequested)
         {
@@ -65,10 +71,13 @@ internal abstract partial class BackgroundStageGrain<TRequest>(ILocalSiloDetails
         {
             LogStageFailed(logger, ex, plan.JobId, Stage);
             span.SetFailed(ex.ErrorKind().ToString());
+            span?.Dispose();
+            span = null;
             await JobReporting.ResultAsync(() => job.ReportFailureAsync(Stage, ex.ErrorKind(), ex.UserMessage()), reportWindow, ct);
         }
         finally
         {
+            span?.Dispose();
             DeactivateOnIdle();
         }
     }

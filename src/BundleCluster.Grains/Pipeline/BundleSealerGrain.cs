@@ -38,7 +38,7 @@ internal sealed partial class BundleSealerGrain(
 
     protected override ImageSlicePlan PlanOf(SealRequest request) => request.Plan;
 
-    protected override async Task RunAsync(SealRequest request, IBundleJobReports job, Activity? span, CancellationToken ct)
+    protected override async Task<Func<IBundleJobReports, Task>> RunAsync(SealRequest request, IBundleJobReports job, Activity? span, CancellationToken ct)
     {
         ImageSlicePlan plan = request.Plan;
         using IBundleSink sink = PlanExtensions.OpenSink(request.Destination, plan.JobId, request.S3, _options);
@@ -104,7 +104,7 @@ internal sealed partial class BundleSealerGrain(
                 result.BundledSize, perSilo, SiloAddress, resume?.PartsDone.Count ?? 0)));
             var outcome = new SealOutcome(result.Parts.Select(p => new SealedPartInfo(p.Index, p.Length, p.Sha1Hex)).ToList(), result.BundledSize, result.GzipLength, sealer.Framing.Crc32);
             span?.SetTag(TelemetryNames.Attributes.BundleBytes, result.BundledSize);
-            await JobReporting.ResultAsync(() => job.ReportSealedAsync(outcome), _options.SliceRetryWindow, ct);
+            return reports => reports.ReportSealedAsync(outcome);
         }
         finally
         {

@@ -26,7 +26,7 @@ internal sealed class TarDigestGrain(IOptions<BundleClusterOptions> options, Pip
 
     protected override ImageSlicePlan PlanOf(ImageSlicePlan request) => request;
 
-    protected override async Task RunAsync(ImageSlicePlan plan, IBundleJobReports job, Activity? span, CancellationToken ct)
+    protected override async Task<Func<IBundleJobReports, Task>> RunAsync(ImageSlicePlan plan, IBundleJobReports job, Activity? span, CancellationToken ct)
     {
         long digested = 0, counted = 0;
         Task<TarDigest> digest = Task.Factory.StartNew(async () =>
@@ -48,6 +48,6 @@ internal sealed class TarDigestGrain(IOptions<BundleClusterOptions> options, Pip
         TarDigest result = await digest;
         metrics.BytesRead.Add(plan.TarLength - counted, DigestStage);
         span?.SetTag(TelemetryNames.Attributes.TarBytes, plan.TarLength);
-        await JobReporting.ResultAsync(() => job.ReportDigestAsync(result.Sha1Hex, result.Crc32), options.Value.SliceRetryWindow, ct);
+        return reports => reports.ReportDigestAsync(result.Sha1Hex, result.Crc32);
     }
 }

@@ -16,11 +16,18 @@ public sealed class PipelineMetrics : IDisposable
 {
     private static readonly double[] SecondsBuckets = [0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120, 300, 600, 1800, 3600];
     private readonly Meter _meter;
-    private readonly ConcurrentDictionary<string, Func<JobGauge?>> _jobs = new();
 
-    public PipelineMetrics(IMeterFactory meters)
+    /// <summary>What each job activation on this silo last published (gauge callbacks run off the grains' turns, so they never read grain state).</summary>
+    private readonly ConcurrentDictionary<object, JobGauge> _jobs = new();
+
+    public PipelineMetrics(IMeterFactory meters, ILocalSiloDetails silo)
     {
-        _meter = meters.Create(TelemetryNames.Meter);
+        // The silo tag keeps the streams of silos that share a process (tests, an embedded cluster) apart; across
+        // processes the resource does that anyway. One value per silo: bounded.
+        _meter = meters.Create(new MeterOptions(TelemetryNames.Meter)
+        {
+            Tags = [new KeyValuePair<string, object?>(TelemetryNames.Attributes.Silo, silo.SiloAddress.ToString())],
+        });
         BytesRead = _meter.CreateCounter<long>(N.BytesRead, "By", "Tar-stream bytes read from images, by stage (digest, compress; redone slices count again)");
         BytesCompressed = _meter.CreateCounter<long>(N.BytesCompressed, "By", "Deflate output of slice compressions");
         BytesSealed = _meter.CreateCounter<long>(N.BytesSealed, "By", "Tar-stream bytes sealed (gzip-framed, encrypted, cut into parts)");
@@ -54,19 +61,19 @@ public sealed class PipelineMetrics : IDisposable
     /// <summary>What a job grain reports to the gauges: its state and how many of its slices are not sealed yet.</summary>
     public readonly record struct JobGauge(BundleJobState State, long PendingSlices);
 
-    /// <summary>Counts a job activation in the gauges until <see cref="Untrack"/> (null while it holds no job).</summary>
-    public void Track(string jobId, Func<JobGauge?> observe) => _jobs[jobId] = observe;
+    /// <summary>Publishes a job activation's state to the gauges (until <see cref="Untrack"/>); called whenever it changes.</summary>
+    public void Publish(object activation, JobGauge gauge) => _jobs[activation] = gauge;
 
-    public void Untrack(string jobId) => _jobs.TryRemove(jobId, out _);
+    public void Untrack(object activation) => _jobs.TryRemove(activation, out _);
 
     public static KeyValuePair<string, object?> Stage(string stage) => new(TelemetryNames.Attributes.Stage, stage);
 
     private IEnumerable<Measurement<long>> ObserveJobs()
     {
         long queued = 0, running = 0;
-        foreach (Func<JobGauge?> observe in _jobs.Values)
+        foreach (JobGauge job in _jobs.Values)
         {
-            switch (observe()?.State)
+            switch (job.State)
             {
                 case BundleJobState.Queued: queued++; break;
                 case BundleJobState.Running: running++; break;
@@ -81,7 +88,7 @@ public sealed class PipelineMetrics : IDisposable
     }
 
     private long ObservePendingSlices() =>
-        _jobs.Values.Sum(observe => observe() is { State: BundleJobState.Queued or BundleJobState.Running } job ? job.PendingSlices : 0);
+        _jobs.Values.Sum(job => job.State is BundleJobState.Queued or BundleJobState.Running ? job.PendingSlices : 0);
 
     public void Dispose() => _meter.Dispose();
 }
