@@ -11,6 +11,9 @@ missing=()
 for tool in openssl:openssl gzip:gzip tar:tar python3:python3-minimal cmp:diffutils truncate:coreutils redis-server:redis-server redis-cli:redis-tools npm:npm ss:iproute2 afl-fuzz:afl++ mkfifo:coreutils; do
   command -v "${tool%%:*}" >/dev/null 2>&1 || missing+=("${tool##*:}")
 done
+# The Aspire Dashboard (the real OTLP backend of the telemetry test) is a .NET app that needs libicu and libssl.
+ldconfig -p | grep -q 'libicuuc\.so' || missing+=("$(apt-cache search --names-only '^libicu[0-9]+$' | awk '{print $1}' | sort | tail -1)")
+ldconfig -p | grep -q 'libssl\.so\.3' || missing+=(libssl3)
 if [ ${#missing[@]} -gt 0 ]; then
   echo "installing test prerequisites: ${missing[*]}"
   sudo_cmd=""; [ "$(id -u)" -ne 0 ] && sudo_cmd="sudo"

@@ -290,6 +290,62 @@ public sealed class ProcessClusterTests(ITestOutputHelper output) : IDisposable
     }
 
     [Fact]
+    public async Task A_job_on_two_silo_processes_reaches_a_real_OTLP_backend_as_one_trace_over_grpc_and_http()
+    {
+        using var dashboard = new AspireDashboard();
+        await dashboard.WaitStartedAsync();
+        // One silo exports over gRPC, the other over HTTP/protobuf; batches leave every 200 ms instead of 5 s.
+        SiloProcess[] silos =
+        [
+            new(_redis.Address, _clusterId, [_dir.Path], environment: new Dictionary<string, string>
+            {
+                ["OTEL_EXPORTER_OTLP_ENDPOINT"] = dashboard.GrpcEndpoint,
+                ["OTEL_EXPORTER_OTLP_PROTOCOL"] = "grpc",
+                ["OTEL_SERVICE_NAME"] = "silo-grpc",
+                ["OTEL_BSP_SCHEDULE_DELAY"] = "200",
+            }),
+            new(_redis.Address, _clusterId, [_dir.Path], environment: new Dictionary<string, string>
+            {
+                ["OTEL_EXPORTER_OTLP_ENDPOINT"] = dashboard.HttpEndpoint,
+                ["OTEL_EXPORTER_OTLP_PROTOCOL"] = "http/protobuf",
+                ["OTEL_RESOURCE_ATTRIBUTES"] = "service.name=silo-http,deployment.environment=test",
+                ["OTEL_BSP_SCHEDULE_DELAY"] = "200",
+            }),
+        ];
+        _silos.AddRange(silos);
+        await Task.WhenAll(silos.Select(s => s.WaitStartedAsync()));
+        await using ConnectedBundleCluster cluster = await ConnectAsync();
+        string image = ClusterJobs.BusyImage(_dir.File("otlp.img"), 30_000_000, seed: 44);
+
+        string jobId = await cluster.Client.SubmitAsync(ClusterJobs.Spec(_dir.Path, image, _dir.Sub("bundle")));
+        BundleJobStatus done = await cluster.Client.WaitAsync(jobId).WaitAsync(TimeSpan.FromMinutes(3));
+        Assert.Equal(BundleJobState.Completed, done.State);
+        Assert.Equal(2, done.Silos.Count);
+
+        List<AspireDashboard.ReceivedSpan> trace = [];
+        for (var clock = Stopwatch.StartNew(); clock.Elapsed < TimeSpan.FromSeconds(30); await Task.Delay(500))
+        {
+            trace = await dashboard.TraceAsync(done.TraceId!);
+            if (trace.Any(s => s.Name == "bundle.job") && ChunkServices(trace).Count == 2)
+            {
+                break;
+            }
+        }
+
+        output.WriteLine($"{trace.Count} spans in trace {done.TraceId}: " + string.Join(", ", trace.GroupBy(s => s.Name).Select(g => $"{g.Key}×{g.Count()}")));
+        Assert.All(trace, s => Assert.Equal(done.TraceId, s.TraceId));
+        AspireDashboard.ReceivedSpan root = Assert.Single(trace, s => s.Name == "bundle.job");
+        Assert.Equal("Completed", root.Attributes["bundlecluster.job.outcome"]);
+        Assert.Equal(jobId, root.Attributes["bundlecluster.job.id"]);
+        Assert.Equal(["silo-grpc", "silo-http"], ChunkServices(trace));
+        Assert.Contains(trace, s => s.Resource.GetValueOrDefault("deployment.environment") == "test");
+        Assert.Equal(done.PartsWritten, trace.Count(s => s.Name == "bundle.part.write"));
+
+        static List<string> ChunkServices(List<AspireDashboard.ReceivedSpan> spans) =>
+            spans.Where(s => s.Name == "bundle.chunk.compress").Select(s => s.Resource.GetValueOrDefault("service.name") ?? "?").Distinct().Order().ToList();
+    }
+
+    [Fact]
     public async Task Readiness_follows_Redis_away_and_back_while_liveness_stays_healthy()
     {
         SiloProcess silo = (await StartSilosAsync(1))[0];
@@ -312,6 +368,7 @@ public sealed class ProcessClusterTests(ITestOutputHelper output) : IDisposable
         }
 
         bool readyAtStart = await Eventually("/health/ready", 200, TimeSpan.FromSeconds(30));
+        int startup = await Status("/health/startup");
         int liveAtStart = await Status("/health/live");
         _redis.Stop();
         bool notReadyWithoutRedis = await Eventually("/health/ready", 503, TimeSpan.FromSeconds(20));
@@ -321,6 +378,7 @@ public sealed class ProcessClusterTests(ITestOutputHelper output) : IDisposable
         int liveAtEnd = await Status("/health/live");
 
         Assert.True(readyAtStart, silo.Log);
+        Assert.Equal(200, startup);
         Assert.True(notReadyWithoutRedis, "ready stayed healthy with Redis stopped");
         Assert.True(readyAgain, "ready did not recover when Redis came back; " + silo.Log[^Math.Min(2000, silo.Log.Length)..]);
         Assert.Equal([200, 200, 200], [liveAtStart, liveWithoutRedis, liveAtEnd]);

@@ -9,7 +9,9 @@ public sealed class SiloProcess : IDisposable
     private readonly Process _process;
     private readonly StringWriter _log = new();
 
-    public SiloProcess(string redis, string clusterId, IEnumerable<string> allowedRoots, string? serviceId = null)
+    /// <param name="environment">Extra environment of the process (OTEL_* settings).</param>
+    public SiloProcess(string redis, string clusterId, IEnumerable<string> allowedRoots, string? serviceId = null,
+        IReadOnlyDictionary<string, string>? environment = null)
     {
         SiloPort = RedisServer.FreePort();
         GatewayPort = RedisServer.FreePort();
@@ -21,6 +23,11 @@ public sealed class SiloProcess : IDisposable
                      "--advertise", "127.0.0.1", .. allowedRoots.SelectMany(r => new[] { "--allowed-root", r })])
         {
             psi.ArgumentList.Add(arg);
+        }
+
+        foreach ((string name, string value) in environment ?? new Dictionary<string, string>())
+        {
+            psi.Environment[name] = value;
         }
 
         _process = Process.Start(psi)!;
