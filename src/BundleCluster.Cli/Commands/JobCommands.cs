@@ -102,5 +102,6 @@ internal static class JobCommands
         s.ErrorKind,
         s.StartedAt,
         s.FinishedAt,
+        s.TraceId,
     }, Json);
 }
