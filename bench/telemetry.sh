@@ -1,20 +1,25 @@
 #!/usr/bin/env bash
 # What telemetry costs a job: `bundlectl bundle-image` (embedded silo, Release, ReadyToRun) on the benchmark's
-# realistic image, alternately without OpenTelemetry and exporting everything (traces, metrics, logs) over OTLP/gRPC
-# to a real backend (the standalone Aspire Dashboard on 127.0.0.1). Prints each run and the ratio of the medians.
+# realistic image, alternately without OpenTelemetry and exporting everything (traces, metrics, logs) over OTLP to a
+# receiver on 127.0.0.1. Prints each run and the ratio of the medians.
+#   --receiver dashboard  the standalone Aspire Dashboard over OTLP/gRPC (a real backend; on this machine it competes
+#                         with the job for the same cores while it ingests)
+#   --receiver null       a minimal OTLP/HTTP sink that answers 200 and keeps nothing: what the job itself pays, as
+#                         with a collector on another machine
 #
-#   bash bench/telemetry.sh [--size-gib 1] [--files-mib 500] [--level 6] [--runs 3]
+#   bash bench/telemetry.sh [--size-gib 1] [--files-mib 500] [--level 6] [--runs 3] [--receiver dashboard|null]
 #
 # Not part of the tests. Uses bench/work (BENCH_WORK overrides) like bench/run.sh.
 set -euo pipefail
 repo="$(cd "$(dirname "$0")/.." && pwd)"
-size_gib=1; files_mib=500; level=6; runs=3
+size_gib=1; files_mib=500; level=6; runs=3; receiver=dashboard
 while [ $# -gt 0 ]; do
   case "$1" in
     --size-gib) size_gib=$2; shift 2 ;;
     --files-mib) files_mib=$2; shift 2 ;;
     --level) level=$2; shift 2 ;;
     --runs) runs=$2; shift 2 ;;
+    --receiver) receiver=$2; shift 2 ;;
     *) echo "unknown option $1" >&2; exit 1 ;;
   esac
 done
@@ -37,11 +42,28 @@ cat "$image" > /dev/null # in the page cache, as in bench/run.sh
 
 port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'; }
 ui=$(port); grpc=$(port); http=$(port)
-ASPNETCORE_URLS="http://127.0.0.1:$ui" ASPIRE_DASHBOARD_OTLP_ENDPOINT_URL="http://127.0.0.1:$grpc" \
-ASPIRE_DASHBOARD_OTLP_HTTP_ENDPOINT_URL="http://127.0.0.1:$http" ASPIRE_DASHBOARD_UNSECURED_ALLOW_ANONYMOUS=true \
-  "$dashboard" > "$work/dashboard.log" 2>&1 &
-dashboard_pid=$!
-trap 'kill $dashboard_pid 2>/dev/null || true' EXIT
+if [ "$receiver" = null ]; then
+  python3 - "$http" > "$work/null-receiver.log" 2>&1 <<'PY' &
+import http.server, sys
+class Sink(http.server.BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"
+    def do_POST(self):
+        self.rfile.read(int(self.headers.get("Content-Length", 0)))
+        self.send_response(200); self.send_header("Content-Type", "application/x-protobuf")
+        self.send_header("Content-Length", "0"); self.end_headers()
+    def log_message(self, *args): pass
+http.server.ThreadingHTTPServer(("127.0.0.1", int(sys.argv[1])), Sink).serve_forever()
+PY
+  receiver_pid=$!
+  otel=(OTEL_EXPORTER_OTLP_ENDPOINT="http://127.0.0.1:$http" OTEL_EXPORTER_OTLP_PROTOCOL=http/protobuf)
+else
+  ASPNETCORE_URLS="http://127.0.0.1:$ui" ASPIRE_DASHBOARD_OTLP_ENDPOINT_URL="http://127.0.0.1:$grpc" \
+  ASPIRE_DASHBOARD_OTLP_HTTP_ENDPOINT_URL="http://127.0.0.1:$http" ASPIRE_DASHBOARD_UNSECURED_ALLOW_ANONYMOUS=true \
+    "$dashboard" > "$work/dashboard.log" 2>&1 &
+  receiver_pid=$!
+  otel=(OTEL_EXPORTER_OTLP_ENDPOINT="http://127.0.0.1:$grpc")
+fi
+trap 'kill $receiver_pid 2>/dev/null || true' EXIT
 sleep 5
 
 run() { # run MODE: one bundle-image; prints its wall seconds
@@ -49,7 +71,7 @@ run() { # run MODE: one bundle-image; prints its wall seconds
   local start end
   start=$(date +%s.%N)
   if [ "$1" = on ]; then
-    OTEL_EXPORTER_OTLP_ENDPOINT="http://127.0.0.1:$grpc" "$bundlectl" bundle-image -i "$image" -c "$keys/user-cert.pem" \
+    env "${otel[@]}" "$bundlectl" bundle-image -i "$image" -c "$keys/user-cert.pem" \
       -k "$keys/user-pk.pem" -u 123456789012 -d "$out" --ec2cert "$keys/cloud-cert.pem" --level "$level" >/dev/null
   else
     "$bundlectl" bundle-image -i "$image" -c "$keys/user-cert.pem" -k "$keys/user-pk.pem" -u 123456789012 -d "$out" \
@@ -64,9 +86,9 @@ for i in $(seq "$runs"); do
   off+=("$(run off)"); on+=("$(run on)")
   echo "run $i: telemetry off ${off[-1]} s, on ${on[-1]} s"
 done
-python3 - "${off[*]}" "${on[*]}" <<'PY'
+python3 - "${off[*]}" "${on[*]}" "$receiver" <<'PY'
 import statistics, sys
 off = [float(x) for x in sys.argv[1].split()]; on = [float(x) for x in sys.argv[2].split()]
 m_off, m_on = statistics.median(off), statistics.median(on)
-print(f"median: off {m_off:.2f} s, on {m_on:.2f} s; on/off = {m_on / m_off:.3f} ({(m_on / m_off - 1) * 100:+.1f}%)")
+print(f"receiver: {sys.argv[3]}; median: off {m_off:.2f} s, on {m_on:.2f} s; on/off = {m_on / m_off:.3f} ({(m_on / m_off - 1) * 100:+.1f}%)")
 PY
