@@ -42,8 +42,8 @@ public sealed class BundleClusterClient(IGrainFactory grains, TimeSpan? pollInte
     /// its status unreachable for a few seconds (until membership declares it dead and the job resumes elsewhere);
     /// watching rides that out for up to <paramref name="unreachableFor"/> (default 2 minutes) before giving up.
     /// </summary>
-    public async IAsyncEnumerable<BundleJobStatus> WatchAsync(string jobId, TimeSpan? interval = null,
-        [EnumeratorCancellation] CancellationToken ct = default, TimeSpan? unreachableFor = null)
+    public async IAsyncEnumerable<BundleJobStatus> WatchAsync(string jobId, TimeSpan? interval = null, TimeSpan? unreachableFor = null,
+        [EnumeratorCancellation] CancellationToken ct = default)
     {
         BundleJobStatus? last = null;
         DateTime lastAnswer = DateTime.UtcNow;
@@ -81,7 +81,7 @@ public sealed class BundleClusterClient(IGrainFactory grains, TimeSpan? pollInte
     public async Task<BundleJobStatus> WaitAsync(string jobId, IProgress<BundleJobStatus>? progress = null, CancellationToken ct = default)
     {
         BundleJobStatus? final = null;
-        await foreach (BundleJobStatus status in WatchAsync(jobId, null, ct))
+        await foreach (BundleJobStatus status in WatchAsync(jobId, ct: ct))
         {
             progress?.Report(status);
             final = status;

@@ -23,7 +23,7 @@ namespace BundleCluster.Cluster.Tests;
 
 /// <summary>Tests that record process-wide telemetry run alone: no other test's job may add to their counters.</summary>
 [CollectionDefinition(Name, DisableParallelization = true)]
-public sealed class TelemetryCollection
+public sealed class TelemetryRunsAlone
 {
     public const string Name = "telemetry";
 }
@@ -32,7 +32,7 @@ public sealed class TelemetryCollection
 /// Traces, metrics and logs of jobs on two real silos (job state in a real Redis), caught by OpenTelemetry's
 /// in-memory exporters subscribed exactly as a host subscribes its OTLP exporter.
 /// </summary>
-[Collection(TelemetryCollection.Name)]
+[Collection(TelemetryRunsAlone.Name)]
 [Trait("Tier", "Slow")]
 public sealed class TelemetryTests : IAsyncLifetime
 {

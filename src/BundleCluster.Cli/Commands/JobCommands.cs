@@ -41,7 +41,7 @@ internal static class JobCommands
             BundleJobStatus? last = null;
             var rate = new ProgressRate();
             var clock = System.Diagnostics.Stopwatch.StartNew();
-            await foreach (BundleJobStatus s in client.WatchAsync(parsed.GetValue<string>("job-id")!, TimeSpan.FromMilliseconds(500), ct))
+            await foreach (BundleJobStatus s in client.WatchAsync(parsed.GetValue<string>("job-id")!, TimeSpan.FromMilliseconds(500), ct: ct))
             {
                 rate.Add(clock.Elapsed, s.TarBytesSealed);
                 context.Output.WriteLine(s.IsFinished ? Describe(s) : $"{Describe(s)} ({rate.Describe(s.TarBytes)})");

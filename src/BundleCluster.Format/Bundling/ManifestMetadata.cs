@@ -33,7 +33,7 @@ public sealed record ManifestMetadata(
     public static string NormalizeAccount(string? user)
     {
         string digits = (user ?? "").Replace("-", "", StringComparison.Ordinal).Trim();
-        if (digits.Length != 12 || digits.AsSpan().ContainsAnyExcept("0123456789"))
+        if (digits.Length != 12 || digits.AsSpan().ContainsAnyExceptInRange('0', '9'))
         {
             throw BundleException.InvalidParameter(
                 $"user '{user}' is not a 12-digit AWS account number (hyphens allowed); it is not your access key ID");

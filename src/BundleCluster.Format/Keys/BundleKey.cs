@@ -49,7 +49,9 @@ public sealed class BundleKey : IDisposable
         return Convert.FromHexString(hex);
     }
 
-    internal static bool IsHex(ReadOnlySpan<char> text) => !text.IsEmpty && !text.ContainsAnyExcept("0123456789abcdefABCDEF");
+    private static readonly System.Buffers.SearchValues<char> HexDigits = System.Buffers.SearchValues.Create("0123456789abcdefABCDEF");
+
+    internal static bool IsHex(ReadOnlySpan<char> text) => !text.IsEmpty && !text.ContainsAnyExcept(HexDigits);
 
     public void Dispose()
     {

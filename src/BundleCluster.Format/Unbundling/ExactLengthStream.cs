@@ -18,14 +18,14 @@ public sealed class ExactLengthStream(Stream inner, long length, string what) : 
         return want == 0 ? 0 : Advance(inner.Read(buffer[..want]));
     }
 
-    public override async ValueTask<int> ReadAsync(Memory<byte> buffer, CancellationToken ct = default)
+    public override async ValueTask<int> ReadAsync(Memory<byte> buffer, CancellationToken cancellationToken = default)
     {
         int want = (int)Math.Min(buffer.Length, length - _position);
-        return want == 0 ? 0 : Advance(await inner.ReadAsync(buffer[..want], ct).ConfigureAwait(false));
+        return want == 0 ? 0 : Advance(await inner.ReadAsync(buffer[..want], cancellationToken).ConfigureAwait(false));
     }
 
-    public override Task<int> ReadAsync(byte[] buffer, int offset, int count, CancellationToken ct) =>
-        ReadAsync(buffer.AsMemory(offset, count), ct).AsTask();
+    public override Task<int> ReadAsync(byte[] buffer, int offset, int count, CancellationToken cancellationToken) =>
+        ReadAsync(buffer.AsMemory(offset, count), cancellationToken).AsTask();
 
     private int Advance(int n)
     {

@@ -17,10 +17,10 @@ public interface IPartSource : IDisposable
     string Describe();
 
     /// <summary>The largest part any bundler writes (ec2-ami-tools and euca2ools cut 10 MiB parts).</summary>
-    public const long MaxPartLength = PartNaming.PartSize;
+    const long MaxPartLength = PartNaming.PartSize;
 
     /// <summary>One line for a part larger than <see cref="MaxPartLength"/>.</summary>
-    public static BundleException TooLarge(string fileName, long length) => BundleException.InvalidBundle(
+    static BundleException TooLarge(string fileName, long length) => BundleException.InvalidBundle(
         $"bundle part '{fileName}' is {length} bytes; parts are at most {MaxPartLength} bytes, so it is not a part of this bundle");
 }
 

@@ -224,8 +224,9 @@ internal sealed partial class BundleJobGrain(
 
         if (State.Status?.State == BundleJobState.Running)
         {
-            using IDisposable? scope = logger.BeginJobScope(this.GetPrimaryKeyString());
-            LogResumed(logger, this.GetPrimaryKeyString());
+            string jobId = this.GetPrimaryKeyString();
+            using IDisposable? scope = logger.BeginJobScope(jobId);
+            LogResumed(logger, jobId);
             StartWatchdog();
             await EnsurePipelineAsync();
         }

@@ -172,7 +172,8 @@ internal sealed partial class BundleSealerGrain(
             }
         }
 
-        LogResumed(logger, this.GetPrimaryKeyString(), saved.Parts.Count, saved.GzipOffset);
+        string jobId = this.GetPrimaryKeyString();
+        LogResumed(logger, jobId, saved.Parts.Count, saved.GzipOffset);
         return new SealerResumePoint(saved.Parts.Select(p => new PartRecord(p.Index, p.Length, p.Sha1Hex)).ToList(),
             saved.ChainBlock, saved.GzipOffset, saved.CrcOfWholeSlices, saved.InputOfWholeSlices);
     }

@@ -4,7 +4,7 @@ namespace BundleCluster.Grains.Pipeline;
 /// Runs CPU-heavy work (compression) on the thread pool, at most one item per core of this silo, and returns to the
 /// caller's context (the grain's scheduler) when done, so grain state is only touched there.
 /// </summary>
-public sealed class CpuWorkLimiter(int slots)
+public sealed class CpuWorkLimiter(int slots) : IDisposable
 {
     private readonly SemaphoreSlim _slots = new(slots, slots);
 
@@ -20,4 +20,6 @@ public sealed class CpuWorkLimiter(int slots)
             _slots.Release();
         }
     }
+
+    public void Dispose() => _slots.Dispose();
 }

@@ -41,8 +41,10 @@ public sealed record S3Location(string Bucket, string KeyPrefix)
 
     public override string ToString() => $"{Scheme}{Bucket}/{KeyPrefix}";
 
+    private static readonly System.Buffers.SearchValues<char> BucketChars = System.Buffers.SearchValues.Create("abcdefghijklmnopqrstuvwxyz0123456789.-");
+
     private static bool IsValidBucketName(string bucket) =>
         bucket.Length is >= 3 and <= 63
-        && !bucket.AsSpan().ContainsAnyExcept("abcdefghijklmnopqrstuvwxyz0123456789.-")
+        && !bucket.AsSpan().ContainsAnyExcept(BucketChars)
         && char.IsAsciiLetterOrDigit(bucket[0]) && char.IsAsciiLetterOrDigit(bucket[^1]);
 }

@@ -24,7 +24,9 @@ internal static class S3Objects
                 Key = key,
                 InputStream = body,
                 AutoCloseStream = false,
+#pragma warning disable CA5351 // Content-MD5 is S3's integrity check of the body (the protocol's choice, not ours)
                 MD5Digest = Convert.ToBase64String(MD5.HashData(data.Span)),
+#pragma warning restore CA5351
                 UseChunkEncoding = !settings.PlainBodies,
                 ContentType = "application/octet-stream",
             };
