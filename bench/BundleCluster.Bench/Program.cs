@@ -51,7 +51,7 @@ for (int i = 0; i < plan.Count; i++)
 double deflateSeconds = clock.Elapsed.TotalSeconds;
 
 // AES-128-CBC and part SHA-1 over as many bytes as the compressed stream has (their speed does not depend on content).
-byte[] buffer = RandomNumberGenerator.GetBytes(PartNaming.PartSize);
+byte[] buffer = RandomNumberGenerator.GetBytes(BundleCluster.Format.BundleFileNames.PartSize);
 byte[] output = new byte[CbcSealer.MaxOutputLength(buffer.Length)];
 using (var cbc = new CbcSealer(new byte[16], new byte[16]))
 {

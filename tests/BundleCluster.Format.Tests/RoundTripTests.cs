@@ -18,8 +18,8 @@ public sealed class RoundTripTests
     [InlineData(511)]
     [InlineData(512)]
     [InlineData(513)]
-    [InlineData(PartNaming.PartSize)]          // an image of exactly one part's size
-    [InlineData(PartNaming.PartSize + 1)]      // one byte over
+    [InlineData(BundleFileNames.PartSize)]          // an image of exactly one part's size
+    [InlineData(BundleFileNames.PartSize + 1)]      // one byte over
     public async Task Images_of_awkward_sizes_restore_byte_identical(long size)
     {
         using var dir = new TempDirectory();
@@ -46,11 +46,11 @@ public sealed class RoundTripTests
     public async Task A_ciphertext_of_exactly_n_parts_has_no_empty_trailing_part(int parts)
     {
         using var dir = new TempDirectory();
-        long size = await ImageSizeForCiphertextAsync(dir, (long)parts * PartNaming.PartSize);
+        long size = await ImageSizeForCiphertextAsync(dir, (long)parts * BundleFileNames.PartSize);
 
         BundleManifest manifest = await RoundTripAsync(dir, size, seed: 11, randomOnly: true);
 
-        Assert.Equal((long)parts * PartNaming.PartSize, manifest.Image.BundledSize);
+        Assert.Equal((long)parts * BundleFileNames.PartSize, manifest.Image.BundledSize);
         Assert.Equal(parts, manifest.Image.Parts.Count);
     }
 
@@ -126,7 +126,7 @@ public sealed class RoundTripTests
     }
 
     internal static async Task<BundleManifest> RoundTripAsync(TempDirectory dir, long size, int seed, bool withHoles = false,
-        bool randomOnly = false, int sliceSize = SlicePlan.DefaultSliceSize, int level = 6)
+        bool randomOnly = false, int sliceSize = 4 << 20, int level = 6)
     {
         string image = dir.File("image");
         if (randomOnly)
@@ -152,7 +152,7 @@ public sealed class RoundTripTests
         BundleManifest manifest = ManifestReader.Parse(File.ReadAllText(manifestPath));
         foreach (ManifestPart part in manifest.Image.Parts.SkipLast(1))
         {
-            Assert.Equal(PartNaming.PartSize, new FileInfo(Path.Combine(dest, part.FileName)).Length);
+            Assert.Equal(BundleFileNames.PartSize, new FileInfo(Path.Combine(dest, part.FileName)).Length);
         }
 
         Assert.Empty(Directory.GetDirectories(dest)); // no staging left behind
@@ -175,7 +175,7 @@ public sealed class RoundTripTests
             byte[] data = RandomBytes(size, 11);
             var layout = new TarStreamLayout("image", size, new DateTimeOffset(2026, 1, 2, 3, 4, 5, TimeSpan.Zero).ToUnixTimeSeconds());
             using BundleKey key = BundleKey.Generate();
-            SealedBundle sealedBundle = await Bundler.SealAsync(layout, new MemoryImage(data), key, 6, SlicePlan.DefaultSliceSize,
+            SealedBundle sealedBundle = await Bundler.SealAsync(layout, new MemoryImage(data), key, 6, 4 << 20,
                 (part, ct) => Task.CompletedTask);
             long bundled = sealedBundle.Seal.BundledSize;
             if (bundled == target)
@@ -202,7 +202,7 @@ public sealed class RoundTripTests
             {
                 lock (ciphertext)
                 {
-                    ciphertext.Position = (long)part.Index * PartNaming.PartSize;
+                    ciphertext.Position = (long)part.Index * BundleFileNames.PartSize;
                     ciphertext.Write(part.Data.Span);
                 }
 

@@ -165,7 +165,7 @@ public sealed class UnbundleRejectionTests : IDisposable
         var layout = new TarStreamLayout(memberName, data.Length, 0);
         var sink = new DirectoryBundleSink(_bundle, "hostile");
         using BundleKey key = BundleKey.Generate();
-        SealedBundle sealedBundle = await Bundler.SealAsync(layout, new MemoryImage(data), key, 6, SlicePlan.DefaultSliceSize,
+        SealedBundle sealedBundle = await Bundler.SealAsync(layout, new MemoryImage(data), key, 6, 4 << 20,
             (part, ct) => sink.WritePartAsync(part.Index, part.Data, ct));
         using X509Certificate2 cert = KeyFiles.LoadCertificate(_user.CertificatePath, "certificate");
         BundleManifest manifest = ManifestAssembly.Build("hostile", ManifestMetadata.Create("x86_64", "123456789012", null, null, null, null),

@@ -80,11 +80,11 @@ public sealed class BundleForgery
         aes.Key = Key;
         byte[] ciphertext = aes.EncryptCbc(plaintext, Iv, PaddingMode.PKCS7);
         string prefix = Manifest.Image.Name;
-        int count = PartNaming.PartCount(ciphertext.Length);
+        int count = (int)((ciphertext.Length + Format.BundleFileNames.PartSize - 1) / Format.BundleFileNames.PartSize);
         var parts = new List<ManifestPart>();
         for (int i = 0; i < count; i++)
         {
-            byte[] data = ciphertext.AsSpan(i * PartNaming.PartSize, Math.Min(PartNaming.PartSize, ciphertext.Length - (i * PartNaming.PartSize))).ToArray();
+            byte[] data = ciphertext.AsSpan(i * Format.BundleFileNames.PartSize, Math.Min(Format.BundleFileNames.PartSize, ciphertext.Length - (i * Format.BundleFileNames.PartSize))).ToArray();
             string name = $"{prefix}.part.{i}";
             File.WriteAllBytes(Path.Combine(directory, name), data);
             parts.Add(new ManifestPart(i, name, Convert.ToHexStringLower(SHA1.HashData(data))));
@@ -98,7 +98,7 @@ public sealed class BundleForgery
         };
         image = edit?.Invoke(image) ?? image;
         using RSA signingKey = KeyFiles.LoadPrivateKey(user.PrivateKeyPath);
-        string manifestPath = Path.Combine(directory, BundleManifest.FileName(prefix));
+        string manifestPath = Path.Combine(directory, Format.BundleFileNames.Manifest(prefix));
         File.WriteAllText(manifestPath, ManifestWriter.WriteSigned(Manifest with { Image = image }, signingKey));
         return manifestPath;
     }

@@ -14,7 +14,7 @@ namespace BundleCluster.TestSupport;
 public static class ReferenceBundler
 {
     public static async Task<string> BundleAsync(string imagePath, string destination, TestIdentity user, TestIdentity cloud,
-        string? prefix = null, int level = 6, int sliceSize = SlicePlan.DefaultSliceSize, int? parallelism = null)
+        string? prefix = null, int level = 6, int sliceSize = 4 << 20, int? parallelism = null)
     {
         string name = BundlePrefix.Resolve(prefix, imagePath);
         await using FileImageReader image = FileImageReader.Open(imagePath);
@@ -31,7 +31,7 @@ public static class ReferenceBundler
             sealedBundle.Seal, WrappedBundleKey.Wrap(key, userCert, cloudCert));
         using RSA signingKey = KeyFiles.LoadPrivateKey(user.PrivateKeyPath);
         string text = ManifestWriter.WriteSigned(manifest, signingKey);
-        await sink.CommitAsync(BundleManifest.FileName(name), manifest.Image.Parts.Select(p => p.FileName).ToList(), text, CancellationToken.None);
-        return Path.Combine(destination, BundleManifest.FileName(name));
+        await sink.CommitAsync(Format.BundleFileNames.Manifest(name), manifest.Image.Parts.Select(p => p.FileName).ToList(), text, CancellationToken.None);
+        return Path.Combine(destination, Format.BundleFileNames.Manifest(name));
     }
 }

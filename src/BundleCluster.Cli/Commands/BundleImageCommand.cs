@@ -1,3 +1,4 @@
+using BundleCluster.Storage;
 using System.CommandLine;
 using System.Diagnostics;
 using BundleCluster.Abstractions.Jobs;
@@ -45,11 +46,14 @@ internal static class BundleImageCommand
     private static async Task<int> RunAsync(ParseResult parsed, CliContext context, CancellationToken ct)
     {
         string cert = CliOptions.Require(parsed, Cert, "EC2_CERT");
+        StorageLocation image = StorageLocation.From(parsed.GetValue(Image)!);
+        StorageLocation destination = StorageLocation.From(parsed.GetValue(Destination)!);
         BundleJobSpec spec = new()
         {
-            ImagePath = S3Location.IsS3(parsed.GetValue(Image)!) ? parsed.GetValue(Image)! : Path.GetFullPath(parsed.GetValue(Image)!),
-            Destination = S3Location.IsS3(parsed.GetValue(Destination)!) ? parsed.GetValue(Destination)! : Path.GetFullPath(parsed.GetValue(Destination)!),
-            S3 = S3Location.IsS3(parsed.GetValue(Destination)!) || S3Location.IsS3(parsed.GetValue(Image)!) ? S3.Spec(parsed) : null,
+            // Files are named by absolute path: the silos do not share this process's current directory.
+            ImagePath = image is FileLocation imageFile ? Path.GetFullPath(imageFile.Path) : parsed.GetValue(Image)!,
+            Destination = destination is FileLocation directory ? Path.GetFullPath(directory.Path) : parsed.GetValue(Destination)!,
+            S3 = image is S3Location || destination is S3Location ? S3.Spec(parsed) : null,
             Prefix = parsed.GetValue(Prefix),
             Architecture = parsed.GetValue(Arch) ?? "x86_64",
             User = CliOptions.Require(parsed, User, "EC2_USER_ID"),

@@ -1,3 +1,4 @@
+using BundleCluster.Storage;
 using System.CommandLine;
 using BundleCluster.Format.Unbundling;
 using BundleCluster.Storage.S3;
@@ -25,8 +26,8 @@ internal static class UnbundleCommand
             string manifestPath = parsed.GetValue(manifest)!;
             // ec2-unbundle defaults -s to the current directory; the manifest's own directory is what users mean.
             string sourceDirectory = parsed.GetValue(source) ?? Path.GetDirectoryName(Path.GetFullPath(manifestPath))!;
-            using IPartSource parts = S3Location.IsS3(sourceDirectory)
-                ? new S3PartSource(S3Location.Parse(sourceDirectory), s3.Settings(parsed))
+            using IPartSource parts = StorageLocation.From(sourceDirectory) is S3Location bucket
+                ? new S3PartSource(bucket, s3.Settings(parsed))
                 : DirectoryPartSource.ForDirectory(sourceDirectory);
             var request = new UnbundleRequest(
                 manifestPath,

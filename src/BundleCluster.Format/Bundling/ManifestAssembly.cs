@@ -11,7 +11,7 @@ public static class ManifestAssembly
     {
         int count = seal.Parts.Count;
         var parts = seal.Parts
-            .Select(p => new ManifestPart(p.Index, PartNaming.FileName(prefix, p.Index, count), p.Sha1Hex))
+            .Select(p => new ManifestPart(p.Index, BundleFileNames.Part(prefix, p.Index, count), p.Sha1Hex))
             .ToList();
         var machine = new MachineConfiguration(metadata.Architecture, metadata.BlockDeviceMappings, metadata.KernelId,
             metadata.RamdiskId, metadata.ProductCodes);

@@ -6,8 +6,6 @@ public readonly record struct SliceRange(int Index, long Offset, int Length);
 /// <summary>Cuts the tar stream into equal slices (the last one shorter); slice i always covers the same bytes.</summary>
 public sealed record SlicePlan(long TarLength, int SliceSize)
 {
-    public const int DefaultSliceSize = 4 << 20;
-
     public int Count => checked((int)((TarLength + SliceSize - 1) / SliceSize));
 
     public SliceRange this[int index]

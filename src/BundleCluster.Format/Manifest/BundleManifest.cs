@@ -14,9 +14,6 @@ public sealed record BundleManifest(
     /// <c>&lt;machine_configuration&gt;</c> and <c>&lt;image&gt;</c> elements the values were parsed from.
     /// </summary>
     public string SignedText { get; init; } = "";
-
-    /// <summary><c>&lt;prefix&gt;.manifest.xml</c>.</summary>
-    public static string FileName(string prefix) => prefix + ".manifest.xml";
 }
 
 /// <summary>Who wrote the bundle. No consumer is known to read it; we name ourselves honestly.</summary>

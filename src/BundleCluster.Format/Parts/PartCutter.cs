@@ -15,7 +15,7 @@ public sealed class PartCutter : IDisposable
     private byte[]? _current;
     private int _filled;
 
-    public PartCutter(Func<SealedPart, CancellationToken, ValueTask> onPart, int partSize = PartNaming.PartSize,
+    public PartCutter(Func<SealedPart, CancellationToken, ValueTask> onPart, int partSize = BundleFileNames.PartSize,
         IReadOnlyList<PartRecord>? partsDone = null)
     {
         _onPart = onPart;

@@ -17,7 +17,7 @@ public interface IPartSource : IDisposable
     string Describe();
 
     /// <summary>The largest part any bundler writes (ec2-ami-tools and euca2ools cut 10 MiB parts).</summary>
-    const long MaxPartLength = PartNaming.PartSize;
+    const long MaxPartLength = BundleFileNames.PartSize;
 
     /// <summary>One line for a part larger than <see cref="MaxPartLength"/>.</summary>
     static BundleException TooLarge(string fileName, long length) => BundleException.InvalidBundle(

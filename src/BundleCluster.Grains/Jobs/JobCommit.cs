@@ -44,10 +44,12 @@ internal static class JobCommit
             return ManifestWriter.WriteSigned(manifest, signingKey);
         }, ct);
 
-        string manifestName = BundleManifest.FileName(plan.MemberName);
+        string manifestName = Format.BundleFileNames.Manifest(plan.MemberName);
         await sink.CommitAsync(manifestName, manifest.Image.Parts.Select(p => p.FileName).ToList(), text, ct);
-        return Storage.S3.S3Location.IsS3(spec.Destination)
-            ? Storage.S3.S3Location.Parse(spec.Destination) + manifestName
-            : Path.Combine(Path.GetFullPath(spec.Destination), manifestName);
+        return Storage.StorageLocation.From(spec.Destination) switch
+        {
+            Storage.S3.S3Location bucket => bucket + manifestName,
+            var directory => Path.Combine(Path.GetFullPath(directory.ToString()), manifestName),
+        };
     }
 }

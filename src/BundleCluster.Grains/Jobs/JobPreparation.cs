@@ -42,7 +42,8 @@ internal static class JobPreparation
         Field("idempotencyKey", () => jobId.Length <= 256 && !jobId.Any(char.IsControl)
             ? true
             : throw BundleException.InvalidParameter("the idempotency key must be at most 256 characters without control characters"));
-        Field("destination", () => Storage.S3.S3Location.IsS3(spec.Destination) || Confine(spec.Destination, options.AllowedRoots, "destination"));
+        Field("destination", () => Storage.StorageLocation.From(spec.Destination) is Storage.S3.S3Location
+            || Confine(spec.Destination, options.AllowedRoots, "destination"));
         Field("user", () => ManifestMetadata.NormalizeAccount(spec.User));
         Field("architecture", () => ManifestMetadata.ValidateArchitecture(spec.Architecture));
         Field("blockDeviceMappings", () => ManifestMetadata.ParseMappings(spec.BlockDeviceMappings));
@@ -79,7 +80,7 @@ internal static class JobPreparation
         {
             var layout = new TarStreamLayout(prefix, opened.Reader.Length, opened.MtimeUnixSeconds);
             SlicePlan slices = Field("sliceSize", () => SlicePlan.For(layout.Length, spec.SliceSize));
-            string imagePath = Storage.S3.S3Location.IsS3(spec.ImagePath) ? spec.ImagePath : Path.GetFullPath(spec.ImagePath);
+            string imagePath = Storage.StorageLocation.From(spec.ImagePath) is Storage.FileLocation file ? Path.GetFullPath(file.Path) : spec.ImagePath;
             plan = new ImageSlicePlan(jobId, imagePath, opened.Version, prefix, opened.Reader.Length,
                 opened.MtimeUnixSeconds, layout.Length, slices.SliceSize, spec.CompressionLevel, spec.S3);
         }

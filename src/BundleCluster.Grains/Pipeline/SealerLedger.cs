@@ -31,7 +31,7 @@ internal sealed class SealerLedger(SealerCheckpoint checkpoint)
         bool moved = false;
         while (_durable.TryGetValue(checkpoint.Parts.Count, out var durable))
         {
-            long boundary = (long)(checkpoint.Parts.Count + 1) * PartNaming.PartSize;
+            long boundary = (long)(checkpoint.Parts.Count + 1) * Format.BundleFileNames.PartSize;
             int at = _slices.FindIndex(s => boundary < s.GzipStart + s.Length);
             if (at < 0)
             {

@@ -6,10 +6,11 @@ namespace BundleCluster.Storage.S3;
 /// An <c>s3://bucket/prefix</c> location, split as ec2-upload-bundle splits -b (s3toolparameters.rb split_container):
 /// bucket up to the first '/', the rest a key prefix with leading/trailing slashes trimmed and one '/' appended.
 /// </summary>
-public sealed record S3Location(string Bucket, string KeyPrefix)
+public sealed record S3Location(string Bucket, string KeyPrefix) : StorageLocation
 {
     public const string Scheme = "s3://";
 
+    /// <summary>Whether the text has the s3:// scheme; everything else goes through <see cref="StorageLocation.From"/>.</summary>
     public static bool IsS3(string location) => location.StartsWith(Scheme, StringComparison.OrdinalIgnoreCase);
 
     public static S3Location Parse(string location)

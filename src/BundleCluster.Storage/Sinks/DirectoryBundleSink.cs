@@ -32,7 +32,7 @@ public sealed class DirectoryBundleSink : IBundleSink
     public DirectoryBundleSink(string directory, string jobId, bool stagingDiesWithProcess = false)
     {
         _directory = Path.GetFullPath(directory);
-        _staging = Path.Combine(_directory, StagingName.For(jobId));
+        _staging = Path.Combine(_directory, Format.BundleFileNames.Staging(jobId));
         _stagingDiesWithProcess = stagingDiesWithProcess;
     }
 
@@ -119,7 +119,7 @@ public sealed class DirectoryBundleSink : IBundleSink
             }
         }
 
-        foreach (string staging in Directory.EnumerateDirectories(_directory, StagingName.Prefix + "*"))
+        foreach (string staging in Directory.EnumerateDirectories(_directory, Format.BundleFileNames.StagingPrefix + "*"))
         {
             string marker = Path.Combine(staging, ProcessOwnedMarker);
             if (staging != _staging && File.Exists(marker) && !DirectoryLock.IsHeld(marker))

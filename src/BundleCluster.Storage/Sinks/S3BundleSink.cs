@@ -26,7 +26,7 @@ public sealed class S3BundleSink : IBundleSink
         _location = location;
         _settings = settings;
         _client = settings.CreateClient();
-        _staging = location.Key(StagingName.For(jobId) + "/");
+        _staging = location.Key(Format.BundleFileNames.Staging(jobId) + "/");
     }
 
     public async Task PrepareAsync(string prefix, bool overwrite, CancellationToken ct)

@@ -13,7 +13,7 @@ public static class ImageReaders
     public static async Task<OpenedImage> OpenAsync(string image, S3Settings? s3, string? expectedVersion, CancellationToken ct,
         Action<Format.Files.RegularFile>? admit = null)
     {
-        if (S3Location.IsS3(image))
+        if (StorageLocation.From(image) is S3Location)
         {
             S3ImageReader reader = await S3ImageReader.OpenAsync(image, s3 ?? S3Settings.Default, expectedVersion, ct);
             return new OpenedImage(reader, reader.Version, reader.MtimeUnixSeconds);
