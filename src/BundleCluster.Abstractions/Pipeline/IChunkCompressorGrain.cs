@@ -10,9 +10,12 @@ public sealed record ChunkSummary(
     [property: Id(4)] string Silo);
 
 /// <summary>
-/// A piece of a compressed slice; never more than <see cref="MaxBytes"/> per message. Immutable, so a call within one
-/// silo hands over the chunk grain's own buffer without copying; across silos only the piece itself is serialized.
-/// The receiver must be done with it before it releases the chunk.
+/// A piece of a compressed slice; never more than <see cref="MaxBytes"/> per message. A <b>lease</b>: marked immutable,
+/// so a call within one silo hands over the chunk grain's own pooled buffer without copying (across silos the piece
+/// is serialized into a buffer of the receiver's). The bytes stay valid until the receiver calls
+/// <see cref="IChunkCompressorGrain.ReleaseAsync"/> — the one call that returns the buffer to the pool; a chunk
+/// activation that goes away while a piece is out drops its buffer to the garbage collector instead, so a late
+/// reader never sees the buffer reused.
 /// </summary>
 [GenerateSerializer, Immutable, Alias("bc.CompressedPiece")]
 public sealed record CompressedPiece([property: Id(0)] ReadOnlyMemory<byte> Bytes)
@@ -40,7 +43,7 @@ public interface IChunkCompressorGrain : IGrainWithStringKey
     [Alias("Read")]
     Task<CompressedPiece> ReadCompressedAsync(int offset, CancellationToken cancellationToken = default);
 
-    /// <summary>The sealer has the bytes; drop them and deactivate.</summary>
+    /// <summary>The sealer is done with every piece it read (their leases end): return the buffer and deactivate.</summary>
     [Alias("Release")]
     Task ReleaseAsync();
 }

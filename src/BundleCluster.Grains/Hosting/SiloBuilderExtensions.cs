@@ -2,6 +2,7 @@ using BundleCluster.Grains.Pipeline;
 using BundleCluster.Grains.Placement;
 using Orleans.Runtime.MembershipService.SiloMetadata;
 using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.DependencyInjection.Extensions;
 using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Options;
 
@@ -16,6 +17,7 @@ public static class SiloBuilderExtensions
         silo.Services.AddSingleton<IValidateOptions<BundleClusterOptions>, BundleClusterOptionsValidator>();
         silo.Services.AddSingleton(sp => new CpuWorkLimiter(sp.GetRequiredService<IOptions<BundleClusterOptions>>().Value.CompressionSlots));
         silo.Services.AddMetrics();
+        silo.Services.TryAddSingleton(TimeProvider.System); // retry windows and cadences; tests substitute a fake clock
         silo.Services.AddSingleton<Telemetry.PipelineMetrics>();
         // Trace context flows with every grain call (a job's spans join its caller's trace); spans for the calls
         // themselves are only recorded where a tracer listens to Orleans' sources.

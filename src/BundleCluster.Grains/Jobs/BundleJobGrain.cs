@@ -24,6 +24,7 @@ internal sealed partial class BundleJobGrain(
     [PersistentState("job", BundleClusterOptions.JobStorage)] IPersistentState<BundleJobRecord> record,
     IOptions<BundleClusterOptions> options,
     PipelineMetrics metrics,
+    TimeProvider time,
     ILogger<BundleJobGrain> logger)
     : Grain, IBundleJobGrain, IBundleJobReports, IRemindable
 {
@@ -67,7 +68,7 @@ internal sealed partial class BundleJobGrain(
             State = BundleJobState.Queued,
             Destination = spec.Destination,
             CompressionLevel = spec.CompressionLevel,
-            StartedAt = DateTimeOffset.UtcNow,
+            StartedAt = time.GetUtcNow(),
             TraceId = _jobSpan?.TraceId.ToHexString(),
         });
         try
@@ -111,7 +112,7 @@ internal sealed partial class BundleJobGrain(
                 Error = ex.UserMessage(),
                 ErrorKind = ex.ErrorKind(),
                 ErrorField = invalid?.Field,
-                FinishedAt = DateTimeOffset.UtcNow,
+                FinishedAt = time.GetUtcNow(),
             });
             await record.WriteStateAsync();
             RecordFinished();
@@ -193,7 +194,7 @@ internal sealed partial class BundleJobGrain(
         // there was no caller), which keeps it in the job's trace.
         ActivityContext parent = JobTracing.Parse(State.CallerTraceParent) is { } caller && caller != default ? caller : original;
         Activity? span = JobTracing.Source.StartActivity(TelemetryNames.Spans.Job, ActivityKind.Server, parent,
-            links: [new ActivityLink(original)], startTime: Status.StartedAt ?? DateTimeOffset.UtcNow);
+            links: [new ActivityLink(original)], startTime: Status.StartedAt ?? time.GetUtcNow());
         span?.SetTag(TelemetryNames.Attributes.Resumed, true);
         return span;
     }
@@ -394,7 +395,7 @@ internal sealed partial class BundleJobGrain(
                 PartsWritten = State.Sealed.Parts.Count,
                 BundledBytes = State.Sealed.BundledSize,
                 TarBytesSealed = State.Plan!.TarLength,
-                FinishedAt = DateTimeOffset.UtcNow,
+                FinishedAt = time.GetUtcNow(),
             });
             await record.WriteStateAsync();
             RecordFinished();
@@ -419,7 +420,7 @@ internal sealed partial class BundleJobGrain(
     private async Task StopAsync(BundleJobState state, string error, JobErrorKind? errorKind, bool stopSealer, bool stopDigest)
     {
         string jobId = this.GetPrimaryKeyString();
-        SetStatus(Status with { State = state, Error = error, ErrorKind = errorKind, FinishedAt = DateTimeOffset.UtcNow });
+        SetStatus(Status with { State = state, Error = error, ErrorKind = errorKind, FinishedAt = time.GetUtcNow() });
         await record.WriteStateAsync();
         try
         {

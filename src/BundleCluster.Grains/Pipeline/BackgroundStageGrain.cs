@@ -13,7 +13,7 @@ namespace BundleCluster.Grains.Pipeline;
 /// again on a live silo. The one place that gives a stage its span and log scope and turns a stage's failure into
 /// the job's: a stop is not a failure; anything else is reported to the job grain (retried until it answers).
 /// </summary>
-internal abstract partial class BackgroundStageGrain<TRequest>(ILocalSiloDetails silo, TimeSpan reportWindow, ILogger logger) : Grain
+internal abstract partial class BackgroundStageGrain<TRequest>(ILocalSiloDetails silo, TimeProvider time, TimeSpan reportWindow, ILogger logger) : Grain
 {
     private readonly BackgroundRun _run = new();
 
@@ -31,6 +31,9 @@ internal abstract partial class BackgroundStageGrain<TRequest>(ILocalSiloDetails
     protected abstract Task<Func<IBundleJobReports, Task>> RunAsync(TRequest request, IBundleJobReports job, Activity? span, CancellationToken ct);
 
     protected string SiloAddress => silo.SiloAddress.ToString();
+
+    /// <summary>The clock retry windows and report cadences are measured on.</summary>
+    protected TimeProvider Time => time;
 
     public Task StartAsync(TRequest request)
     {
@@ -59,7 +62,7 @@ internal abstract partial class BackgroundStageGrain<TRequest>(ILocalSiloDetails
             Func<IBundleJobReports, Task> result = await RunAsync(request, job, span, ct);
             span?.Dispose();
             span = null;
-            await JobReporting.ResultAsync(() => result(job), reportWindow, ct);
+            await JobReporting.ResultAsync(() => result(job), new RetryWindow(time, reportWindow), ct);
         }
         catch (Exception) when (ct.IsCancellationRequested)
         {
@@ -73,7 +76,7 @@ internal abstract partial class BackgroundStageGrain<TRequest>(ILocalSiloDetails
             span.SetFailed(ex.ErrorKind().ToString());
             span?.Dispose();
             span = null;
-            await JobReporting.ResultAsync(() => job.ReportFailureAsync(Stage, ex.ErrorKind(), ex.UserMessage()), reportWindow, ct);
+            await JobReporting.ResultAsync(() => job.ReportFailureAsync(Stage, ex.ErrorKind(), ex.UserMessage()), new RetryWindow(time, reportWindow), ct);
         }
         finally
         {

@@ -26,8 +26,9 @@ internal sealed partial class BundleSealerGrain(
     IOptions<BundleClusterOptions> options,
     PipelineMetrics metrics,
     ILocalSiloDetails silo,
+    TimeProvider time,
     ILogger<BundleSealerGrain> logger)
-    : BackgroundStageGrain<SealRequest>(silo, options.Value.SliceRetryWindow, logger), IBundleSealerGrain
+    : BackgroundStageGrain<SealRequest>(silo, time, options.Value.SliceRetryWindow, logger), IBundleSealerGrain
 {
     private static readonly TimeSpan ReportEvery = TimeSpan.FromMilliseconds(500);
     private readonly BundleClusterOptions _options = options.Value;
@@ -62,7 +63,7 @@ internal sealed partial class BundleSealerGrain(
                 metrics.PartsWritten.Add(1);
             });
             using var sealer = new BundleSealer(key, plan.CompressionLevel, writer.EnqueueAsync, resume);
-            DateTime nextReport = DateTime.UtcNow + ReportEvery;
+            long lastReport = Time.GetTimestamp();
             int next = resume is null ? 0 : ledger.Checkpoint.NextSlice;
             int skip = resume is null ? 0 : ledger.Checkpoint.OffsetInSlice; // bytes of the first slice already in parts
             while (next < plan.SliceCount || window.Count > 0)
@@ -88,9 +89,9 @@ internal sealed partial class BundleSealerGrain(
                     await SaveCheckpointAsync(ledger.Checkpoint); // parts behind this point survive a lost sealer
                 }
 
-                if (DateTime.UtcNow >= nextReport)
+                if (Time.GetElapsedTime(lastReport) >= ReportEvery)
                 {
-                    nextReport = DateTime.UtcNow + ReportEvery;
+                    lastReport = Time.GetTimestamp();
                     DelayDeactivation(TimeSpan.FromMinutes(10));
                     var progress = new SealProgress(sealer.TarBytesSealed, sealer.PartsCut, sealer.CiphertextBytes,
                         new Dictionary<string, long>(perSilo), SiloAddress, resume?.PartsDone.Count ?? 0);
@@ -194,7 +195,7 @@ internal sealed partial class BundleSealerGrain(
     /// </summary>
     private async Task<ChunkSummary> CompressAsync(ImageSlicePlan plan, int index, CancellationToken ct, int firstAttempt = 1)
     {
-        DateTime giveUpAt = DateTime.UtcNow + _options.SliceRetryWindow;
+        var window = new RetryWindow(Time, _options.SliceRetryWindow);
         for (int attempt = firstAttempt; ; attempt++)
         {
             ct.ThrowIfCancellationRequested();
@@ -210,10 +211,10 @@ internal sealed partial class BundleSealerGrain(
                 // cache if it finished after all.
                 return await WithTimeout(c => Chunk(plan, index).CompressAsync(plan, index, attempt, c), ct);
             }
-            catch (Exception ex) when (ex is not BundleException && !ct.IsCancellationRequested && DateTime.UtcNow < giveUpAt)
+            catch (Exception ex) when (ex is not BundleException && !ct.IsCancellationRequested && window.IsOpen)
             {
                 LogSliceRetry(logger, ex, plan.JobId, index, attempt);
-                await Task.Delay(JobReporting.Backoff(attempt), ct);
+                await window.BackOffAsync(attempt, ct);
             }
         }
     }
@@ -221,8 +222,8 @@ internal sealed partial class BundleSealerGrain(
     /// <summary>A chunk call bounded by <see cref="BundleClusterOptions.ChunkCallTimeout"/>, cancelled (not abandoned) when it runs out.</summary>
     private async Task<T> WithTimeout<T>(Func<CancellationToken, Task<T>> call, CancellationToken ct)
     {
-        using var timeout = CancellationTokenSource.CreateLinkedTokenSource(ct);
-        timeout.CancelAfter(_options.ChunkCallTimeout);
+        using var timer = new CancellationTokenSource(_options.ChunkCallTimeout, Time);
+        using var timeout = CancellationTokenSource.CreateLinkedTokenSource(ct, timer.Token);
         try
         {
             return await call(timeout.Token);
@@ -237,7 +238,7 @@ internal sealed partial class BundleSealerGrain(
     private async Task AppendSliceAsync(ImageSlicePlan plan, ChunkSummary summary, BundleSealer sealer, int startOffset, CancellationToken ct)
     {
         int offset = startOffset;
-        DateTime giveUpAt = DateTime.UtcNow + _options.SliceRetryWindow;
+        var window = new RetryWindow(Time, _options.SliceRetryWindow);
         for (int attempt = 1; offset < summary.CompressedLength;)
         {
             ct.ThrowIfCancellationRequested();
@@ -246,7 +247,7 @@ internal sealed partial class BundleSealerGrain(
             {
                 piece = await WithTimeout(c => Chunk(plan, summary.Index).ReadCompressedAsync(offset, c), ct);
             }
-            catch (Exception ex) when (ex is not BundleException && !ct.IsCancellationRequested && DateTime.UtcNow < giveUpAt)
+            catch (Exception ex) when (ex is not BundleException && !ct.IsCancellationRequested && window.IsOpen)
             {
                 LogSliceRetry(logger, ex, plan.JobId, summary.Index, attempt++);
                 ChunkSummary redone = await CompressAsync(plan, summary.Index, ct, firstAttempt: 2); // the bytes were lost: a redo

@@ -21,6 +21,9 @@ internal sealed class ChunkCompressorGrain(CpuWorkLimiter cpu, PipelineMetrics m
     private CompressedSlice? _slice;
     private ChunkSummary? _summary;
 
+    /// <summary>True once a piece of <see cref="_slice"/> was handed out: only ReleaseAsync may return its buffer then.</summary>
+    private bool _leased;
+
     public async Task<ChunkSummary> CompressAsync(ImageSlicePlan plan, int index, int attempt, CancellationToken cancellationToken = default)
     {
         if (_summary is not null && _summary.Index == index)
@@ -47,7 +50,7 @@ internal sealed class ChunkCompressorGrain(CpuWorkLimiter cpu, PipelineMetrics m
         metrics.BytesCompressed.Add(slice.Result.CompressedLength);
         span?.SetTag(TelemetryNames.Attributes.InputBytes, slice.Result.InputLength);
         span?.SetTag(TelemetryNames.Attributes.CompressedBytes, slice.Result.CompressedLength);
-        _slice?.Dispose();
+        DropSlice();
         _slice = slice;
         _summary = new ChunkSummary(index, slice.Result.InputLength, slice.Result.CompressedLength, slice.Result.Crc32, siloAddress);
         return _summary;
@@ -62,21 +65,34 @@ internal sealed class ChunkCompressorGrain(CpuWorkLimiter cpu, PipelineMetrics m
 
         ReadOnlyMemory<byte> bytes = _slice.Bytes;
         int count = Math.Min(CompressedPiece.MaxBytes, bytes.Length - offset);
+        _leased = true;
         return Task.FromResult(new CompressedPiece(bytes.Slice(offset, count)));
     }
 
     public Task ReleaseAsync()
     {
-        _slice?.Dispose();
+        _slice?.Dispose(); // the lease holder is done: the buffer may be reused
         _slice = null;
+        _leased = false;
         DeactivateOnIdle();
         return Task.CompletedTask;
     }
 
     public override Task OnDeactivateAsync(DeactivationReason reason, CancellationToken cancellationToken)
     {
-        _slice?.Dispose();
-        _slice = null;
+        DropSlice();
         return Task.CompletedTask;
+    }
+
+    /// <summary>Forgets the slice; its buffer goes back to the pool only if no piece of it may still be read.</summary>
+    private void DropSlice()
+    {
+        if (!_leased)
+        {
+            _slice?.Dispose();
+        }
+
+        _slice = null;
+        _leased = false;
     }
 }

@@ -20,9 +20,9 @@ internal static class JobReporting
         }
     }
 
-    public static async Task ResultAsync(Func<Task> report, TimeSpan window, CancellationToken ct)
+    /// <summary>Delivers a result, retrying within <paramref name="window"/>; the last failure surfaces when it closes.</summary>
+    public static async Task ResultAsync(Func<Task> report, RetryWindow window, CancellationToken ct)
     {
-        DateTime giveUpAt = DateTime.UtcNow + window;
         for (int attempt = 1; ; attempt++)
         {
             try
@@ -30,13 +30,10 @@ internal static class JobReporting
                 await report();
                 return;
             }
-            catch (Exception) when (DateTime.UtcNow < giveUpAt && !ct.IsCancellationRequested)
+            catch (Exception) when (window.IsOpen && !ct.IsCancellationRequested)
             {
-                await Task.Delay(Backoff(attempt), ct);
+                await window.BackOffAsync(attempt, ct);
             }
         }
     }
-
-    /// <summary>The pipeline's one retry backoff: 200 ms doubling to 2 s (a dead silo takes membership some seconds to notice).</summary>
-    public static TimeSpan Backoff(int attempt) => TimeSpan.FromMilliseconds(Math.Min(2000, 100 << Math.Clamp(attempt, 1, 5)));
 }

@@ -14,8 +14,9 @@ namespace BundleCluster.Grains.Pipeline;
 /// The job's tar-stream SHA-1: one sequential pass on a dedicated thread (it is the one stage nothing can split),
 /// with progress relayed to the job grain from the grain's own scheduler.
 /// </summary>
-internal sealed class TarDigestGrain(IOptions<BundleClusterOptions> options, PipelineMetrics metrics, ILocalSiloDetails silo, ILogger<TarDigestGrain> logger)
-    : BackgroundStageGrain<ImageSlicePlan>(silo, options.Value.SliceRetryWindow, logger), ITarDigestGrain
+internal sealed class TarDigestGrain(IOptions<BundleClusterOptions> options, PipelineMetrics metrics, ILocalSiloDetails silo, TimeProvider time,
+    ILogger<TarDigestGrain> logger)
+    : BackgroundStageGrain<ImageSlicePlan>(silo, time, options.Value.SliceRetryWindow, logger), ITarDigestGrain
 {
     private static readonly TimeSpan ReportEvery = TimeSpan.FromMilliseconds(500);
     private static readonly KeyValuePair<string, object?> DigestStage = PipelineMetrics.Stage("digest");
@@ -35,7 +36,7 @@ internal sealed class TarDigestGrain(IOptions<BundleClusterOptions> options, Pip
             return await TarStreamDigest.ComputeAsync(plan.Layout(), image, n => Volatile.Write(ref digested, n), ct);
         }, ct, TaskCreationOptions.LongRunning, TaskScheduler.Default).Unwrap();
 
-        while (await Task.WhenAny(digest, Task.Delay(ReportEvery, ct)) != digest)
+        while (await Task.WhenAny(digest, Task.Delay(ReportEvery, Time, ct)) != digest)
         {
             ct.ThrowIfCancellationRequested();
             DelayDeactivation(TimeSpan.FromMinutes(10));
