@@ -79,7 +79,9 @@ internal sealed partial class BundleJobGrain(
             {
                 try
                 {
-                    prepared = await JobPreparation.PrepareAsync(jobId, spec, _sink, options.Value, CancellationToken.None);
+                    // Key files, certificates, RSA wrapping and the image's identity: file and CPU work, off the grain's turn.
+                    IBundleSink sink = _sink;
+                    prepared = await Task.Run(() => JobPreparation.PrepareAsync(jobId, spec, sink, options.Value, CancellationToken.None));
                 }
                 catch (Exception ex)
                 {

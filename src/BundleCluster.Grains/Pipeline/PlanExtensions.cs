@@ -22,10 +22,10 @@ internal static class PlanExtensions
     public static Storage.S3.S3Settings? Settings(Abstractions.Jobs.S3Options? s3) =>
         s3 is null ? null : new Storage.S3.S3Settings(s3.EndpointUrl, s3.Region, s3.Acl, s3.PlainBodies);
 
-    /// <summary>Opens the sink a job's destination names, with its S3 settings if any.</summary>
+    /// <summary>Opens the sink a job's destination names, with its S3 settings if any; its work runs off the grain's turn.</summary>
     public static Storage.Sinks.IBundleSink OpenSink(string destination, string jobId, Abstractions.Jobs.S3Options? s3,
         Hosting.BundleClusterOptions options) =>
-        Storage.Sinks.BundleSinks.Open(destination, jobId, Settings(s3), !options.JobsOutliveProcess);
+        new OffTurnBundleSink(Storage.Sinks.BundleSinks.Open(destination, jobId, Settings(s3), !options.JobsOutliveProcess));
 
     /// <summary>The error kind reported for an exception: the BundleException kind, or Failed.</summary>
     public static JobErrorKind ErrorKind(this Exception ex) => ex switch
