@@ -4,6 +4,7 @@ using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
 using OpenTelemetry;
+using OpenTelemetry.Logs;
 using OpenTelemetry.Metrics;
 using OpenTelemetry.Resources;
 using OpenTelemetry.Trace;
@@ -47,6 +48,10 @@ public static class TelemetryExtensions
             logging.IncludeScopes = true;
             logging.IncludeFormattedMessage = true;
         });
+        // Orleans and the framework log hundreds of Information lines per silo start and shutdown; they reach the
+        // collector from Warning up (configuration can lower it: Logging:OpenTelemetry:LogLevel:Orleans=Information).
+        builder.Logging.AddFilter<OpenTelemetryLoggerProvider>("Orleans", LogLevel.Warning);
+        builder.Logging.AddFilter<OpenTelemetryLoggerProvider>("Microsoft", LogLevel.Warning);
         builder.Services.AddOpenTelemetry()
             .ConfigureResource(r =>
             {
