@@ -49,7 +49,7 @@ public static class TelemetryExtensions
             logging.IncludeFormattedMessage = true;
         });
         // Orleans and the framework log hundreds of Information lines per silo start and shutdown; they reach the
-        // collector from Warning up (configuration can lower it: Logging:OpenTelemetry:LogLevel:Orleans=Information).
+        // collector from Warning up.
         builder.Logging.AddFilter<OpenTelemetryLoggerProvider>("Orleans", LogLevel.Warning);
         builder.Logging.AddFilter<OpenTelemetryLoggerProvider>("Microsoft", LogLevel.Warning);
         builder.Services.AddOpenTelemetry()
