@@ -108,11 +108,17 @@ public sealed class EmbeddedPipelineTests(TwoSiloClusterFixture fixture) : IClas
     [Theory]
     [InlineData("user", "12345", "12-digit")]
     [InlineData("image", "/nonexistent/disk.img", "does not exist")]
+    [InlineData("s3", "public-reed", "S3 ACL 'public-reed' is not one of")] // a client that skipped bundlectl's own check
     public async Task An_invalid_spec_is_refused_naming_the_field(string field, string value, string expected)
     {
         string image = TestImages.Create(_dir.File("bad.img"), 1000, seed: 3);
         BundleJobSpec spec = Spec(image, _dir.Sub("bundle"));
-        spec = field == "user" ? spec with { User = value } : spec with { ImagePath = value };
+        spec = field switch
+        {
+            "user" => spec with { User = value },
+            "s3" => spec with { S3 = new S3Options(null, null, value, false) },
+            _ => spec with { ImagePath = value },
+        };
 
         BundleJobValidationException ex = await Assert.ThrowsAsync<BundleJobValidationException>(() => _client.SubmitAsync(spec));
 

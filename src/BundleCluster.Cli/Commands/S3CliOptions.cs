@@ -26,11 +26,15 @@ internal sealed class S3CliOptions
         command.Options.Add(Retry);
     }
 
+    /// <summary>The settings, validated: a bad one is one line before anything is read or written.</summary>
     public S3Settings Settings(ParseResult parsed) =>
-        new(parsed.GetValue(EndpointUrl), parsed.GetValue(Region), parsed.GetValue(Acl)!, parsed.GetValue(Compat), parsed.GetValue(Retry));
+        new S3Settings(parsed.GetValue(EndpointUrl), parsed.GetValue(Region), parsed.GetValue(Acl)!, parsed.GetValue(Compat), parsed.GetValue(Retry)).Validate();
 
-    public S3Options Spec(ParseResult parsed) =>
-        new(parsed.GetValue(EndpointUrl), parsed.GetValue(Region), parsed.GetValue(Acl)!, parsed.GetValue(Compat));
+    public S3Options Spec(ParseResult parsed)
+    {
+        S3Settings settings = Settings(parsed);
+        return new S3Options(settings.EndpointUrl, settings.Region, settings.Acl, settings.PlainBodies);
+    }
 
     /// <summary>-b BUCKET[/PREFIX] as the ec2 tools take it (an s3:// prefix is accepted too).</summary>
     public static S3Location Bucket(string value) => S3Location.Parse(S3Location.IsS3(value) ? value : S3Location.Scheme + value);

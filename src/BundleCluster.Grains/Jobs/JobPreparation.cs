@@ -44,6 +44,7 @@ internal static class JobPreparation
             : throw BundleException.InvalidParameter("the idempotency key must be at most 256 characters without control characters"));
         Field("destination", () => Storage.StorageLocation.From(spec.Destination) is Storage.S3.S3Location
             || Confine(spec.Destination, options.AllowedRoots, "destination"));
+        Field("s3", () => Pipeline.PlanExtensions.Settings(spec.S3)?.Validate());
         Field("user", () => ManifestMetadata.NormalizeAccount(spec.User));
         Field("architecture", () => ManifestMetadata.ValidateArchitecture(spec.Architecture));
         Field("blockDeviceMappings", () => ManifestMetadata.ParseMappings(spec.BlockDeviceMappings));

@@ -16,6 +16,45 @@ public sealed record S3Settings(string? EndpointUrl = null, string? Region = nul
 {
     public static S3Settings Default { get; } = new();
 
+    /// <summary>The canned ACLs S3 defines (PutObject x-amz-acl), and "none" for buckets with ACLs disabled.</summary>
+    public static readonly IReadOnlyList<string> Acls =
+    [
+        "private", "public-read", "public-read-write", "authenticated-read", "aws-exec-read", "bucket-owner-read",
+        "bucket-owner-full-control", "log-delivery-write", "none",
+    ];
+
+    /// <summary>
+    /// Refuses, before any byte moves, a setting the store would only reject mid-job (an unknown ACL on the first part
+    /// upload) or that could never connect — one line naming the setting.
+    /// </summary>
+    /// <exception cref="Format.Errors.BundleException">InvalidParameter.</exception>
+    public S3Settings Validate()
+    {
+        if (EndpointUrl is not null && !(Uri.TryCreate(EndpointUrl, UriKind.Absolute, out Uri? endpoint) && endpoint.Scheme is "http" or "https"))
+        {
+            throw Format.Errors.BundleException.InvalidParameter($"S3 endpoint URL '{EndpointUrl}' is not an absolute http:// or https:// URL");
+        }
+
+        if (!Acls.Contains(Acl, StringComparer.OrdinalIgnoreCase))
+        {
+            throw Format.Errors.BundleException.InvalidParameter($"S3 ACL '{Acl}' is not one of {string.Join(", ", Acls)}");
+        }
+
+        // S3-compatible stores name their regions freely; AWS itself only has the regions the SDK knows.
+        if (Region is not null && (Region.Length == 0 || Region.Any(char.IsWhiteSpace)
+            || (EndpointUrl is null && !Amazon.RegionEndpoint.EnumerableAllRegions.Any(r => r.SystemName == Region))))
+        {
+            throw Format.Errors.BundleException.InvalidParameter($"S3 region '{Region}' is not an AWS region (like us-east-1; any name goes with --endpoint-url)");
+        }
+
+        if (Retries is < 0 or > 20)
+        {
+            throw Format.Errors.BundleException.InvalidParameter($"S3 retries {Retries} is not 0-20");
+        }
+
+        return this;
+    }
+
     public AmazonS3Client CreateClient()
     {
         var config = new AmazonS3Config { MaxErrorRetry = Retries, RetryMode = RequestRetryMode.Standard };
