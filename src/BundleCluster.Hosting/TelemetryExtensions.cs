@@ -22,6 +22,7 @@ namespace BundleCluster.Hosting;
 public static class TelemetryExtensions
 {
     private const string OtelPrefix = "OTEL_";
+    private const string SettingsPrefix = "BundleCluster__Telemetry__";
     private static readonly string[] EndpointKeys =
     [
         "OTEL_EXPORTER_OTLP_ENDPOINT", "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT", "OTEL_EXPORTER_OTLP_METRICS_ENDPOINT", "OTEL_EXPORTER_OTLP_LOGS_ENDPOINT",
@@ -32,10 +33,12 @@ public static class TelemetryExtensions
     public static TBuilder AddBundleClusterTelemetry<TBuilder>(this TBuilder builder, string serviceName, IReadOnlyDictionary<string, object>? resource = null)
         where TBuilder : IHostApplicationBuilder
     {
-        // Hosts built without the default sources (bundlectl's embedded silo) still see the OTEL_* environment.
+        // Hosts built without the default sources (bundlectl's embedded silo) still see the OTEL_* environment and
+        // our own telemetry settings (BundleCluster__Telemetry__…).
         builder.Configuration.AddInMemoryCollection(Environment.GetEnvironmentVariables().Keys.Cast<string>()
-            .Where(k => k.StartsWith(OtelPrefix, StringComparison.Ordinal))
-            .Select(k => KeyValuePair.Create(k, Environment.GetEnvironmentVariable(k))));
+            .Where(k => k.StartsWith(OtelPrefix, StringComparison.Ordinal) || k.StartsWith(SettingsPrefix, StringComparison.OrdinalIgnoreCase))
+            .Select(k => KeyValuePair.Create(k.StartsWith(OtelPrefix, StringComparison.Ordinal) ? k : k.Replace("__", ":", StringComparison.Ordinal),
+                Environment.GetEnvironmentVariable(k))));
         if (!IsExportConfigured(builder.Configuration))
         {
             return builder;
@@ -65,7 +68,7 @@ public static class TelemetryExtensions
                     r.AddAttributes(resource);
                 }
             })
-            .WithTracing(tracing => tracing.AddBundleClusterSources())
+            .WithTracing(tracing => tracing.AddBundleClusterTracing(builder.Configuration.GetValue("BundleCluster:Telemetry:ActivationSpans", false)))
             .WithMetrics(metrics => metrics.AddBundleClusterMeters())
             .UseOtlpExporter();
         return builder;
@@ -75,9 +78,14 @@ public static class TelemetryExtensions
     public static bool IsExportConfigured(IConfiguration configuration) =>
         EndpointKeys.Any(key => !string.IsNullOrWhiteSpace(configuration[key]));
 
-    /// <summary>Our activity source and Orleans' (also what tests subscribe an in-memory exporter to).</summary>
-    public static TracerProviderBuilder AddBundleClusterSources(this TracerProviderBuilder tracing) =>
-        tracing.AddSource(TelemetryNames.ActivitySource).AddSource([.. TelemetryNames.OrleansActivitySources]);
+    /// <summary>
+    /// Our activity source and Orleans', with the sampling policy of <see cref="BundleClusterSampler"/> — what every
+    /// program exports, and what the tests subscribe an in-memory exporter to.
+    /// </summary>
+    /// <param name="activationSpans">Also record Orleans' per-activation spans (placement, activation, directory).</param>
+    public static TracerProviderBuilder AddBundleClusterTracing(this TracerProviderBuilder tracing, bool activationSpans = false) =>
+        tracing.AddSource(TelemetryNames.ActivitySource).AddSource([.. TelemetryNames.OrleansActivitySources])
+            .SetSampler(new BundleClusterSampler(activationSpans));
 
     /// <summary>Our meter and Orleans'.</summary>
     public static MeterProviderBuilder AddBundleClusterMeters(this MeterProviderBuilder metrics) =>

@@ -49,7 +49,7 @@ public sealed class TelemetryTests : IAsyncLifetime
 
     public async Task InitializeAsync()
     {
-        _tracing = Sdk.CreateTracerProviderBuilder().AddBundleClusterSources().AddSource(Pipeline.Name).AddInMemoryExporter(_spans).Build()!;
+        _tracing = Sdk.CreateTracerProviderBuilder().AddBundleClusterTracing().AddSource(Pipeline.Name).AddInMemoryExporter(_spans).Build()!;
         _meters = Sdk.CreateMeterProviderBuilder().AddBundleClusterMeters().AddInMemoryExporter(_metrics).Build()!;
         var builder = new InProcessTestClusterBuilder(2);
         string redis = _redis.Address;
@@ -154,7 +154,8 @@ public sealed class TelemetryTests : IAsyncLifetime
         List<Activity> ofJob = _spans.Where(s => Equals(s.GetTagItem(A.JobId), jobId)).ToList();
         Assert.All(ofJob, s => Assert.Equal(done.TraceId, s.TraceId.ToHexString()));
         List<Activity> trace = SpansOf(done.TraceId!);
-        Assert.True(trace.Count(s => s.OperationName == S.Seal) >= 2, "the restarted sealer has no span of its own");
+        Assert.True(trace.Count(s => s.OperationName == S.Seal) >= 2, "the restarted sealer has no span of its own; after the stop: "
+            + string.Join(", ", trace.Where(s => s.StartTimeUtc > stopped).GroupBy(s => s.OperationName).Select(g => $"{g.Key}×{g.Count()}")));
         Assert.Contains(trace, s => s.OperationName == S.ChunkCompress && s.StartTimeUtc > stopped);
         Assert.Contains(trace, s => s.OperationName == S.PartWrite && s.StartTimeUtc > stopped);
         Activity finalRoot = Assert.Single(trace, s => s.OperationName == S.Job && Equals(s.GetTagItem(A.Outcome), "Completed"));

@@ -57,7 +57,7 @@ internal sealed partial class BundleJobGrain(
         string jobId = this.GetPrimaryKeyString();
         using IDisposable? scope = logger.BeginJobScope(jobId);
         ActivityContext caller = JobTracing.CallerContext();
-        _jobSpan = JobTracing.Source.StartActivity(TelemetryNames.Spans.Job, ActivityKind.Server, caller);
+        _jobSpan = JobTracing.StartRoot(TelemetryNames.Spans.Job, caller);
         _jobSpan?.SetTag(TelemetryNames.Attributes.JobId, jobId);
         State.TraceParent = _jobSpan?.Id;
         State.CallerTraceParent = JobTracing.Format(caller);

@@ -21,23 +21,40 @@ internal static class JobTracing
     /// <summary>
     /// The caller's context in a grain method: the current span when Orleans' propagation started one, otherwise the
     /// traceparent it left in the request context (a silo that does not record Orleans' own spans), otherwise none.
+    /// Only a recorded context counts: a job is always traced, and it joins its caller's trace when the caller records
+    /// it (a context that is not recorded is usually a grain call nobody traced, carried for propagation only).
     /// </summary>
     public static ActivityContext CallerContext()
     {
-        if (Activity.Current is { } current)
+        ActivityContext context = Activity.Current?.Context ?? default;
+        if (context == default && RequestContext.Get(TraceParentKey) is string traceParent)
         {
-            return current.Context;
+            ActivityContext.TryParse(traceParent, RequestContext.Get(TraceStateKey) as string, isRemote: true, out context);
         }
 
-        return RequestContext.Get(TraceParentKey) is string traceParent
-               && ActivityContext.TryParse(traceParent, RequestContext.Get(TraceStateKey) as string, isRemote: true, out ActivityContext context)
-            ? context
-            : default;
+        return IsRecorded(context) ? context : default;
     }
+
+    private static bool IsRecorded(ActivityContext context) => (context.TraceFlags & ActivityTraceFlags.Recorded) != 0;
 
     /// <summary>The W3C traceparent of a context (what <see cref="Parse"/> reads back), or null for none.</summary>
     public static string? Format(ActivityContext context) =>
         context == default ? null : $"00-{context.TraceId.ToHexString()}-{context.SpanId.ToHexString()}-{(byte)context.TraceFlags:x2}";
+
+    /// <summary>
+    /// Starts a job's root span: under <paramref name="caller"/> when there is one, otherwise as the root of a new trace
+    /// — not under whatever unrecorded span happens to be current (an Orleans call nobody traced would make the job
+    /// inherit its "not recorded").
+    /// </summary>
+    public static Activity? StartRoot(string name, ActivityContext caller)
+    {
+        if (caller == default)
+        {
+            Activity.Current = null; // this grain call's flow only: the caller's own context is untouched
+        }
+
+        return Source.StartActivity(name, ActivityKind.Server, caller);
+    }
 
     public static ActivityContext Parse(string? traceParent) =>
         traceParent is not null && ActivityContext.TryParse(traceParent, null, isRemote: true, out ActivityContext context) ? context : default;
@@ -49,7 +66,7 @@ internal static class JobTracing
     public static Activity? StartJobSpan(string name, string? jobTraceParent, ActivityKind kind = ActivityKind.Internal)
     {
         ActivityContext root = Parse(jobTraceParent);
-        ActivityContext parent = Activity.Current is { } current && (root == default || current.TraceId == root.TraceId)
+        ActivityContext parent = Activity.Current is { Recorded: true } current && (root == default || current.TraceId == root.TraceId)
             ? current.Context
             : root;
         return Source.StartActivity(name, kind, parent);
