@@ -12,8 +12,7 @@ namespace BundleCluster.Cluster.Tests;
 internal sealed class AspireDashboard : IDisposable
 {
     private const string PackageVersion = "13.6.5"; // as the test project's PackageDownload names it
-    private readonly Process _process;
-    private readonly StringWriter _log = new();
+    private readonly LoggedProcess _process;
     private readonly HttpClient _http = new() { Timeout = TimeSpan.FromSeconds(10) };
 
     public AspireDashboard()
@@ -24,18 +23,14 @@ internal sealed class AspireDashboard : IDisposable
         string packages = typeof(AspireDashboard).Assembly.GetCustomAttributes<AssemblyMetadataAttribute>()
             .Single(a => a.Key == "NuGetPackageRoot").Value!;
         string executable = Path.Combine(packages, "aspire.dashboard.sdk.linux-x64", PackageVersion, "tools", "Aspire.Dashboard");
-        var psi = new ProcessStartInfo(executable) { RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
+        var psi = new ProcessStartInfo(executable);
         psi.Environment["ASPNETCORE_URLS"] = $"http://127.0.0.1:{ApiPort}";
         psi.Environment["ASPIRE_DASHBOARD_OTLP_ENDPOINT_URL"] = GrpcEndpoint;
         psi.Environment["ASPIRE_DASHBOARD_OTLP_HTTP_ENDPOINT_URL"] = HttpEndpoint;
         psi.Environment["ASPIRE_DASHBOARD_UNSECURED_ALLOW_ANONYMOUS"] = "true";
         psi.Environment["DASHBOARD__API__ENABLED"] = "true";
         psi.Environment["DASHBOARD__API__AUTHMODE"] = "Unsecured";
-        _process = Process.Start(psi)!;
-        _process.OutputDataReceived += (_, e) => { lock (_log) { _log.WriteLine(e.Data); } };
-        _process.ErrorDataReceived += (_, e) => { lock (_log) { _log.WriteLine(e.Data); } };
-        _process.BeginOutputReadLine();
-        _process.BeginErrorReadLine();
+        _process = new LoggedProcess(psi);
     }
 
     public int ApiPort { get; }
@@ -48,31 +43,7 @@ internal sealed class AspireDashboard : IDisposable
 
     public string HttpEndpoint => $"http://127.0.0.1:{HttpPort}";
 
-    public string Log
-    {
-        get
-        {
-            lock (_log)
-            {
-                return _log.ToString();
-            }
-        }
-    }
-
-    public async Task WaitStartedAsync()
-    {
-        for (int i = 0; i < 300 && !_process.HasExited; i++)
-        {
-            if (Log.Contains("OTLP/HTTP listening on", StringComparison.Ordinal))
-            {
-                return;
-            }
-
-            await Task.Delay(100);
-        }
-
-        throw new Xunit.Sdk.XunitException("the Aspire Dashboard did not start:\n" + Log);
-    }
+    public Task WaitStartedAsync() => _process.WaitForLogAsync("OTLP/HTTP listening on", "the Aspire Dashboard", TimeSpan.FromSeconds(30));
 
     /// <summary>The spans the dashboard holds for one trace, each with the attributes of the resource (process) that sent it.</summary>
     public async Task<List<ReceivedSpan>> TraceAsync(string traceId)
@@ -117,12 +88,6 @@ internal sealed class AspireDashboard : IDisposable
 
     public void Dispose()
     {
-        if (!_process.HasExited)
-        {
-            _process.Kill(entireProcessTree: true);
-        }
-
-        _process.WaitForExit(10_000);
         _process.Dispose();
         _http.Dispose();
     }

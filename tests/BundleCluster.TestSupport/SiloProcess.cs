@@ -6,8 +6,7 @@ namespace BundleCluster.TestSupport;
 /// <summary>A real bundle-silo process on 127.0.0.1; killed (SIGKILL) or stopped (SIGTERM) by the test, always reaped.</summary>
 public sealed class SiloProcess : IDisposable
 {
-    private readonly Process _process;
-    private readonly StringWriter _log = new();
+    private readonly LoggedProcess _process;
 
     /// <param name="environment">Extra environment of the process (OTEL_* settings).</param>
     public SiloProcess(string redis, string clusterId, IEnumerable<string> allowedRoots, string? serviceId = null,
@@ -16,7 +15,7 @@ public sealed class SiloProcess : IDisposable
         SiloPort = RedisServer.FreePort();
         GatewayPort = RedisServer.FreePort();
         HttpPort = RedisServer.FreePort();
-        var psi = new ProcessStartInfo("dotnet") { RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
+        var psi = new ProcessStartInfo("dotnet");
         foreach (string arg in (string[])[RepositoryPaths.SiloDll, "--redis", redis, "--cluster-id", clusterId, "--service-id", serviceId ?? clusterId,
                      "--http-port", HttpPort.ToString(CultureInfo.InvariantCulture),
                      "--silo-port", SiloPort.ToString(CultureInfo.InvariantCulture), "--gateway-port", GatewayPort.ToString(CultureInfo.InvariantCulture),
@@ -30,11 +29,7 @@ public sealed class SiloProcess : IDisposable
             psi.Environment[name] = value;
         }
 
-        _process = Process.Start(psi)!;
-        _process.OutputDataReceived += (_, e) => { lock (_log) { _log.WriteLine(e.Data); } };
-        _process.ErrorDataReceived += (_, e) => { lock (_log) { _log.WriteLine(e.Data); } };
-        _process.BeginOutputReadLine();
-        _process.BeginErrorReadLine();
+        _process = new LoggedProcess(psi);
     }
 
     public int SiloPort { get; }
@@ -46,49 +41,13 @@ public sealed class SiloProcess : IDisposable
 
     public bool HasExited => _process.HasExited;
 
-    public string Log
-    {
-        get
-        {
-            lock (_log)
-            {
-                return _log.ToString();
-            }
-        }
-    }
+    public string Log => _process.Log;
 
     /// <summary>Waits until the silo's log says Orleans started (or fails with the log).</summary>
-    public async Task WaitStartedAsync()
-    {
-        for (int i = 0; i < 600; i++)
-        {
-            if (Log.Contains("Application started", StringComparison.Ordinal))
-            {
-                return;
-            }
-
-            if (_process.HasExited)
-            {
-                break;
-            }
-
-            await Task.Delay(100);
-        }
-
-        throw new Xunit.Sdk.XunitException("bundle-silo did not start:\n" + Log);
-    }
+    public Task WaitStartedAsync() => _process.WaitForLogAsync("Application started", "bundle-silo", TimeSpan.FromSeconds(60));
 
     /// <summary>SIGKILL: a crash, no goodbye.</summary>
-    public void Kill() => _process.Kill(entireProcessTree: true);
+    public void Kill() => _process.Kill();
 
-    public void Dispose()
-    {
-        if (!_process.HasExited)
-        {
-            _process.Kill(entireProcessTree: true);
-        }
-
-        _process.WaitForExit(10_000);
-        _process.Dispose();
-    }
+    public void Dispose() => _process.Dispose();
 }
