@@ -1,4 +1,5 @@
 using System.Diagnostics;
+using System.Security.Cryptography;
 using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Hosting;
@@ -343,6 +344,38 @@ public sealed class ProcessClusterTests(ITestOutputHelper output) : IDisposable
 
         static List<string> ChunkServices(List<AspireDashboard.ReceivedSpan> spans) =>
             spans.Where(s => s.Name == "bundle.chunk.compress").Select(s => s.Resource.GetValueOrDefault("service.name") ?? "?").Distinct().Order().ToList();
+    }
+
+    [Fact]
+    public async Task Bundlectl_joins_the_trace_its_caller_names_in_TRACEPARENT()
+    {
+        using var dashboard = new AspireDashboard();
+        await dashboard.WaitStartedAsync();
+        TestIdentity user = TestIdentity.User(_dir.Path);
+        string image = ClusterJobs.BusyImage(_dir.File("ci.img"), 3_000_000, seed: 45);
+        string pipelineTrace = Convert.ToHexStringLower(RandomNumberGenerator.GetBytes(16));
+        string pipelineSpan = Convert.ToHexStringLower(RandomNumberGenerator.GetBytes(8));
+
+        using BundleCtlProcess run = BundleCtlProcess.Start(new Dictionary<string, string>
+            {
+                ["TRACEPARENT"] = $"00-{pipelineTrace}-{pipelineSpan}-01", // as a CI system hands it to a step
+                ["OTEL_EXPORTER_OTLP_ENDPOINT"] = dashboard.HttpEndpoint,
+                ["OTEL_EXPORTER_OTLP_PROTOCOL"] = "http/protobuf",
+            },
+            "bundle-image", "-i", image, "-c", user.CertificatePath, "-k", user.PrivateKeyPath, "-u", "123456789012",
+            "-d", _dir.Sub("bundle"), "--ec2cert", TestIdentity.Cloud(_dir.Path).CertificatePath);
+        Assert.True(await run.WaitAsync(TimeSpan.FromMinutes(2)) == 0, run.StdErr);
+
+        List<AspireDashboard.ReceivedSpan> trace = [];
+        for (var clock = Stopwatch.StartNew(); clock.Elapsed < TimeSpan.FromSeconds(20) && !trace.Any(s => s.Name == "bundle.commit"); await Task.Delay(250))
+        {
+            trace = await dashboard.TraceAsync(pipelineTrace);
+        }
+
+        AspireDashboard.ReceivedSpan root = Assert.Single(trace, s => s.Name == "bundle.job");
+        Assert.Equal("Completed", root.Attributes["bundlecluster.job.outcome"]);
+        Assert.Equal("bundlectl", root.Resource["service.name"]);
+        Assert.Contains(trace, s => s.Name == "bundle.chunk.compress");
     }
 
     [Fact]

@@ -22,7 +22,10 @@ public sealed class BundleCtlProcess : IDisposable
         _process.BeginErrorReadLine();
     }
 
-    public static BundleCtlProcess Start(params string[] args)
+    public static BundleCtlProcess Start(params string[] args) => Start(new Dictionary<string, string>(), args);
+
+    /// <param name="environment">Extra environment (OTEL_*, TRACEPARENT).</param>
+    public static BundleCtlProcess Start(IReadOnlyDictionary<string, string> environment, params string[] args)
     {
         // A command started in the background by a non-interactive shell (CI, `cmd &`) inherits SIGINT ignored, and a
         // process cannot catch a signal ignored since it started. Reset it to the default, then exec bundlectl (same pid).
@@ -41,6 +44,11 @@ public sealed class BundleCtlProcess : IDisposable
         foreach (string arg in args)
         {
             psi.ArgumentList.Add(arg);
+        }
+
+        foreach ((string name, string value) in environment)
+        {
+            psi.Environment[name] = value;
         }
 
         return new BundleCtlProcess(Process.Start(psi) ?? throw new InvalidOperationException("cannot start bundlectl"));
