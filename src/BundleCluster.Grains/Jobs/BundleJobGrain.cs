@@ -171,7 +171,7 @@ internal sealed partial class BundleJobGrain(
             span.SetTag(TelemetryNames.Attributes.Outcome, status.State.ToString());
             if (status.ErrorKind is { } kind)
             {
-                span.SetFailed(kind.ToString(), status.State == BundleJobState.Cancelled ? "cancelled" : null);
+                span.SetFailed(kind.ToString());
             }
 
             span.Stop();

@@ -76,8 +76,8 @@ internal static class JobTracing
     public static IDisposable? BeginJobScope(this Microsoft.Extensions.Logging.ILogger logger, string jobId) =>
         logger.BeginScope(new[] { new KeyValuePair<string, object?>(TelemetryNames.Attributes.JobId, jobId) });
 
-    /// <summary>Marks a span failed with the error kind as <c>error.type</c> (the message may name user paths; it goes to the status description only).</summary>
-    public static void SetFailed(this Activity? span, string errorKind, string? description = null)
+    /// <summary>Marks a span failed with the error kind as <c>error.type</c> — not the message, which may name user paths.</summary>
+    public static void SetFailed(this Activity? span, string errorKind)
     {
         if (span is null)
         {
@@ -85,6 +85,6 @@ internal static class JobTracing
         }
 
         span.SetTag(TelemetryNames.Attributes.ErrorType, errorKind);
-        span.SetStatus(ActivityStatusCode.Error, description);
+        span.SetStatus(ActivityStatusCode.Error);
     }
 }
