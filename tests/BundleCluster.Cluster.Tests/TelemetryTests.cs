@@ -83,6 +83,7 @@ public sealed class TelemetryTests : IAsyncLifetime
 
         BundleJobStatus done = await _client.WaitAsync(jobId).WaitAsync(TimeSpan.FromMinutes(3));
         Assert.Equal(BundleJobState.Completed, done.State);
+        await WaitForCompletedRootAsync(done.TraceId!); // the status is visible a moment before the root span ends
         _tracing.ForceFlush();
         FlushMetrics();
 
@@ -144,6 +145,7 @@ public sealed class TelemetryTests : IAsyncLifetime
         await _cluster.StopSiloAsync(sealerSilo);
         BundleJobStatus done = await _client.WaitAsync(jobId).WaitAsync(TimeSpan.FromMinutes(4));
         Assert.Equal(BundleJobState.Completed, done.State);
+        await WaitForCompletedRootAsync(done.TraceId!);
         // The stopped silo's sealer ends its span once its abandoned chunk calls have given up.
         for (DateTime until = DateTime.UtcNow.AddSeconds(30); SpansOf(done.TraceId!).Count(s => s.OperationName == S.Seal) < 2 && DateTime.UtcNow < until;)
         {
@@ -161,6 +163,21 @@ public sealed class TelemetryTests : IAsyncLifetime
         Activity finalRoot = Assert.Single(trace, s => s.OperationName == S.Job && Equals(s.GetTagItem(A.Outcome), "Completed"));
         Assert.Equal(done.BundledBytes, finalRoot.GetTagItem(A.BundleBytes));
         AssertNoSecrets(done);
+    }
+
+    /// <summary>
+    /// Waits (bounded) for the job's root span with outcome Completed: the job grain publishes the final status, then
+    /// persists it, then ends the root span (and records the job's duration), so a client can see Completed first.
+    /// </summary>
+    private async Task WaitForCompletedRootAsync(string traceId)
+    {
+        for (DateTime until = DateTime.UtcNow.AddSeconds(15); DateTime.UtcNow < until; await Task.Delay(100))
+        {
+            if (SpansOf(traceId).Any(s => s.OperationName == S.Job && Equals(s.GetTagItem(A.Outcome), "Completed")))
+            {
+                return;
+            }
+        }
     }
 
     /// <summary>Neither spans nor logs hold the bundle's AES key or IV, the private key, or the signed manifest text.</summary>
