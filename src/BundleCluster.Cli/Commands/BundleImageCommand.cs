@@ -26,6 +26,7 @@ internal static class BundleImageCommand
     private static readonly Option<int> Level = new("--level") { Description = "gzip level 1-9 (default 6; ec2-ami-tools uses 9)", DefaultValueFactory = _ => BundleJobSpec.DefaultCompressionLevel };
     private static readonly Option<int> SliceMiB = new("--slice-mib") { Description = "Tar-stream MiB per chunk work item (default 4)", DefaultValueFactory = _ => BundleJobSpec.DefaultSliceSize >> 20 };
     private static readonly Option<bool> Overwrite = new("--overwrite") { Description = "Replace a bundle with the same prefix at the destination" };
+    private static readonly Option<bool> Timings = new("--timings") { Description = "Print where the time went (start-up, job, shutdown) on stderr" };
     private static readonly S3CliOptions S3 = new();
     private static readonly Option<string> Cluster = ClusterOptions.Cluster(required: false);
     private static readonly Option<bool> NoWait = new("--no-wait") { Description = "With --cluster: print the job id and return at once" };
@@ -35,7 +36,7 @@ internal static class BundleImageCommand
     {
         var command = new Command("bundle-image", "Bundle an image: tar, gzip, AES-128-CBC, 10 MiB parts and a signed manifest")
         {
-            Image, Cert, PrivateKey, User, Destination, Prefix, Arch, Ec2Cert, Kernel, Ramdisk, Mappings, ProductCodes, Level, SliceMiB, Overwrite,
+            Image, Cert, PrivateKey, User, Destination, Prefix, Arch, Ec2Cert, Kernel, Ramdisk, Mappings, ProductCodes, Level, SliceMiB, Overwrite, Timings,
             Cluster, ClusterOptions.ClusterId, ClusterOptions.ServiceId, NoWait, IdempotencyKey,
         };
         S3.AddTo(command);
@@ -71,8 +72,15 @@ internal static class BundleImageCommand
 
         if (CliOptions.Optional(parsed, Cluster) is null)
         {
-            BundleJobStatus embedded = await RunEmbeddedAsync(spec, context, ct);
+            PhaseClock? clock = parsed.GetValue(Timings) ? new PhaseClock() : null;
+            BundleJobStatus embedded = await RunEmbeddedAsync(spec, context, ct, clock);
+            clock?.Mark("shutdown");
             context.Output.WriteLine(Summary(embedded));
+            if (clock is not null)
+            {
+                context.Notice($"timings: {clock}");
+            }
+
             return ExitCodes.Ok;
         }
 
@@ -107,9 +115,10 @@ internal static class BundleImageCommand
     }
 
     /// <summary>Runs one job on an in-process silo and waits for it, cancelling it (and cleaning up) on Ctrl+C.</summary>
-    internal static async Task<BundleJobStatus> RunEmbeddedAsync(BundleJobSpec spec, CliContext context, CancellationToken ct)
+    internal static async Task<BundleJobStatus> RunEmbeddedAsync(BundleJobSpec spec, CliContext context, CancellationToken ct, PhaseClock? clock = null)
     {
         await using EmbeddedCluster cluster = await EmbeddedCluster.StartAsync(context.Verbose, ct);
+        clock?.Mark("start-up");
         var client = new BundleClusterClient(cluster.Grains, TimeSpan.FromMilliseconds(20)); // in-process: polling is nearly free
         // Submitting is quick and must not be cut short: a job submitted but not yet acknowledged could not be cancelled.
         string jobId;
@@ -121,7 +130,9 @@ internal static class BundleImageCommand
         var progress = new ProgressLine(context);
         try
         {
-            return await client.WaitAsync(jobId, new SyncProgress(progress.Show), ct);
+            BundleJobStatus completed = await client.WaitAsync(jobId, new SyncProgress(progress.Show), ct);
+            clock?.Mark("job");
+            return completed;
         }
         catch (OperationCanceledException) when (ct.IsCancellationRequested)
         {

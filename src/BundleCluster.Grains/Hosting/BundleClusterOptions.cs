@@ -28,7 +28,8 @@ public sealed class BundleClusterOptions
 
     /// <summary>
     /// True when job state outlives this process (Redis storage: a job resumes on another silo). False for the embedded
-    /// silo, whose jobs end with it: their staging is then reclaimable by later runs once the process is gone.
+    /// silo, whose jobs end with it: their staging is then reclaimable by later runs once the process is gone, and they
+    /// register no watchdog reminder (the silo has no reminder service).
     /// </summary>
     public bool JobsOutliveProcess { get; set; } = true;
 

@@ -34,11 +34,14 @@ public static class SiloBuilderExtensions
         return silo;
     }
 
-    /// <summary>The embedded default: job state and reminders in memory (a single process has nothing to survive).</summary>
+    /// <summary>
+    /// The embedded default: job state in memory and no reminder service (a single process has nothing to survive,
+    /// so its jobs register no reminders, and the silo starts one grain service fewer).
+    /// </summary>
     public static ISiloBuilder AddBundleClusterInMemoryStorage(this ISiloBuilder silo)
     {
         silo.Services.Configure<BundleClusterOptions>(o => o.JobsOutliveProcess = false);
-        return silo.AddMemoryGrainStorage(BundleClusterOptions.JobStorage).UseInMemoryReminderService();
+        return silo.AddMemoryGrainStorage(BundleClusterOptions.JobStorage);
     }
 
     /// <summary>

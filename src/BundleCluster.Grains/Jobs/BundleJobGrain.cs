@@ -127,7 +127,12 @@ internal sealed partial class BundleJobGrain(
         {
             // The reminder outlives this activation and this silo: it brings the job back after a crash or a
             // whole-cluster restart. The timer, while active here, notices a lost digest or sealer within seconds.
-            await this.RegisterOrUpdateReminder(WatchdogReminder, TimeSpan.FromMinutes(1), TimeSpan.FromMinutes(1));
+            // A job that ends with its process (the embedded silo) has nothing to come back to and needs no reminder.
+            if (options.Value.JobsOutliveProcess)
+            {
+                await this.RegisterOrUpdateReminder(WatchdogReminder, TimeSpan.FromMinutes(1), TimeSpan.FromMinutes(1));
+            }
+
             StartWatchdog();
             await EnsurePipelineAsync();
         }
@@ -256,6 +261,11 @@ internal sealed partial class BundleJobGrain(
     {
         _watchdog?.Dispose();
         _watchdog = null;
+        if (!options.Value.JobsOutliveProcess)
+        {
+            return;
+        }
+
         IGrainReminder? reminder = await this.GetReminder(WatchdogReminder);
         if (reminder is not null)
         {
@@ -399,10 +409,12 @@ internal sealed partial class BundleJobGrain(
                 TarBytesSealed = State.Plan!.TarLength,
                 FinishedAt = time.GetUtcNow(),
             });
-            await record.WriteStateAsync();
+            // Callers may see Completed during the next await and stop at once (bundlectl stops its embedded silo
+            // abruptly then): the root span ends first.
             RecordFinished();
-            await StopWatchdogAsync();
             LogCompleted(logger, jobId, manifestPath);
+            await record.WriteStateAsync();
+            await StopWatchdogAsync();
         }
         catch (Exception ex)
         {
