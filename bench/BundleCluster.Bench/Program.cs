@@ -10,9 +10,12 @@ using BundleCluster.Storage.Sources;
 // bundle-bench stages IMAGE LEVEL [SLICE_MIB]
 // Measures each stage of the bundle pipeline alone, on one core, over the real image, and prints key=value lines:
 // the seconds each stage needs for the whole image. bench/run.sh turns them into the machine's ceiling.
+// bundle-bench engine IMAGE LEVEL [SLICE_MIB] [OUT_DIR]
+// Runs the Format library's in-process pipeline on every core; with OUT_DIR it stages the parts there through the
+// same directory sink bundlectl uses (then removes them), so it does the work bundlectl does, minus Orleans.
 if (args.Length < 3 || args[0] is not ("stages" or "engine"))
 {
-    Console.Error.WriteLine("usage: bundle-bench stages|engine IMAGE LEVEL [SLICE_MIB]");
+    Console.Error.WriteLine("usage: bundle-bench stages|engine IMAGE LEVEL [SLICE_MIB] [OUT_DIR]");
     return 1;
 }
 
@@ -25,10 +28,20 @@ var plan = SlicePlan.For(layout.Length, sliceSize);
 
 if (args[0] == "engine")
 {
-    // The Format library's in-process pipeline on every core, parts discarded: the engine without Orleans.
+    // The Format library's in-process pipeline on every core: the engine without Orleans.
+    using BundleCluster.Storage.Sinks.IBundleSink? sink = args.Length > 4
+        ? BundleCluster.Storage.Sinks.BundleSinks.Open(args[4], $"bench-{Environment.ProcessId}", jobDiesWithProcess: true)
+        : null;
     var engineClock = Stopwatch.StartNew();
     using var key = BundleCluster.Format.Keys.BundleKey.Generate();
-    SealedBundle sealedBundle = await Bundler.SealAsync(layout, image, key, level, sliceSize, (part, ct) => Task.CompletedTask);
+    SealedBundle sealedBundle = await Bundler.SealAsync(layout, image, key, level, sliceSize,
+        (part, ct) => sink?.WritePartAsync(part.Index, part.Data, ct) ?? Task.CompletedTask);
+    engineClock.Stop();
+    if (sink is not null)
+    {
+        await sink.AbortAsync(CancellationToken.None);
+    }
+
     Console.WriteLine(string.Create(System.Globalization.CultureInfo.InvariantCulture,
         $"engine_s={engineClock.Elapsed.TotalSeconds:0.000} bundled_bytes={sealedBundle.Seal.BundledSize}"));
     return 0;
