@@ -2,7 +2,8 @@
 # Scaling across silos: the same image bundled by one bundle-silo pinned to one core, then by N silos pinned to one
 # core each (taskset, and DOTNET_PROCESSOR_COUNT=1 so each silo sizes itself for its core), through Redis on
 # loopback — so that on this host more silos really are more machine. Then the embedded silo on the same cores.
-# For every silo: the CPU seconds it used during the job and how much of the job it was idle; the chunk share.
+# For every silo: the CPU seconds it used during the run and how much of the job's own time it was idle (a silo's CPU
+# includes its share of the run's ends: bundlectl's connect and the job's preparation and commit); its chunk share.
 #
 #   bash bench/cluster.sh [--image FILE] [--silos "1 2"] [--level 6] [--runs 1]
 #
@@ -74,7 +75,7 @@ for n in $silo_counts; do
   for i in $(seq 0 $((n - 1))); do
     DOTNET_PROCESSOR_COUNT=1 taskset -c "$i" "$silo" --redis "127.0.0.1:$port" --cluster-id "$cluster_id" \
       --silo-port $((21111 + i)) --gateway-port $((32000 + i)) --http-port $((28080 + i)) \
-      --allowed-root "$work" > "$state/silo-$n-$i.log" 2>&1 &
+      --allowed-root "$work" ${SILO_ARGS:-} > "$state/silo-$n-$i.log" 2>&1 &
     pids+=($!)
   done
   for i in $(seq 0 $((n - 1))); do
@@ -85,15 +86,22 @@ for n in $silo_counts; do
     before=(); for pid in "${pids[@]}"; do before+=("$(cpu_ticks "$pid")"); done
     key="bench-$n-$run-$$"
     bundle "$work/cluster-out" --cluster "127.0.0.1:$port" --cluster-id "$cluster_id" --idempotency-key "$key"
-    line="$n silo(s), run $run: wall $(printf %.2f "$wall") s;"
+    after=(); for pid in "${pids[@]}"; do after+=("$(cpu_ticks "$pid")"); done
+    status=$("$bundlectl" status "$key" --json --cluster "127.0.0.1:$port" --cluster-id "$cluster_id")
+    # The job's own time (submit to manifest written, from its status) leaves out bundlectl's start and connect.
+    job=$(echo "$status" | python3 -c 'import json,sys,datetime as d
+s=json.load(sys.stdin); f=lambda k: d.datetime.fromisoformat(s[k])
+print((f("finishedAt")-f("startedAt")).total_seconds())')
+    line="$n silo(s), run $run: wall $(printf %.2f "$wall") s, job $(printf %.2f "$job") s;"
     for i in "${!pids[@]}"; do
-      cpu=$(echo "($(cpu_ticks "${pids[$i]}") - ${before[$i]}) / $hz" | bc -l)
-      idle=$(echo "100 * (1 - $cpu / $wall)" | bc -l)
-      line+=" silo $i cpu $(printf %.2f "$cpu") s idle $(printf %.0f "$idle")%;"
+      cpu=$(echo "(${after[$i]} - ${before[$i]}) / $hz" | bc -l)
+      idle=$(echo "100 * (1 - $cpu / $job)" | bc -l)
+      line+=" silo $i cpu $(printf %.2f "$cpu") s, idle $(printf %.0f "$idle")% of the job;"
     done
     say "$line"
-    say "  chunk shares: $("$bundlectl" status "$key" --cluster "127.0.0.1:$port" --cluster-id "$cluster_id" | sed 's/.*silos: //')"
-    walls[$n]=$wall
+    say "  chunk shares: $(echo "$status" | python3 -c 'import json,sys
+s=json.load(sys.stdin); print(", ".join(f"{k}={v/2**20:.0f} MiB" for k,v in sorted(s["silos"].items())), "| sealer:", s.get("sealerSilo"))')"
+    walls[$n]=$job
   done
 done
 for pid in "${pids[@]}"; do kill "$pid" 2>/dev/null || true; done
@@ -104,14 +112,13 @@ pids=()
 largest=$(for n in $silo_counts; do [ "$n" -le "$cores" ] && echo "$n"; done | sort -n | tail -1)
 mask="0-$((largest - 1))"
 bundle "$work/embedded-out" # warm-up
-start=$(date +%s.%N)
 rm -rf "$work/embedded-out" && mkdir -p "$work/embedded-out"
-taskset -c "$mask" "$bundlectl" bundle-image -i "$image" -c "$keys/user-cert.pem" -k "$keys/user-pk.pem" -u 123456789012 \
-  -d "$work/embedded-out" --ec2cert "$keys/cloud-cert.pem" --level "$level" >/dev/null
-embedded=$(echo "$(date +%s.%N) - $start" | bc -l)
-say "embedded silo on cores $mask: wall $(printf %.2f "$embedded") s"
+timings=$(taskset -c "$mask" "$bundlectl" bundle-image -i "$image" -c "$keys/user-cert.pem" -k "$keys/user-pk.pem" -u 123456789012 \
+  -d "$work/embedded-out" --ec2cert "$keys/cloud-cert.pem" --level "$level" --timings 2>&1 >/dev/null | grep 'timings:')
+embedded=$(echo "$timings" | sed 's/.* job \([0-9.]*\) s.*/\1/')
+say "embedded silo on cores $mask: $(echo "$timings" | sed 's/.*timings: //')"
 if [ -n "${walls[1]:-}" ] && [ -n "${walls[$largest]:-}" ] && [ "$largest" -gt 1 ]; then
-  say "ratios: $largest silos vs 1 silo $(printf %.2f "$(echo "${walls[1]} / ${walls[$largest]}" | bc -l)")x;" \
-      "$largest silos vs embedded on the same $largest cores $(printf %.2f "$(echo "${walls[$largest]} / $embedded" | bc -l)")x slower"
+  say "ratios (job times): $largest silos vs 1 silo $(printf %.2f "$(echo "${walls[1]} / ${walls[$largest]}" | bc -l)")x faster;" \
+      "$largest silos vs the embedded silo's job on the same $largest cores $(printf %.2f "$(echo "${walls[$largest]} / $embedded" | bc -l)")x"
 fi
 say "report: $report"

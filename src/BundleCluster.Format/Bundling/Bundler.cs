@@ -86,8 +86,12 @@ public static class Bundler
     /// Reads one slice of the tar stream and compresses it. A slice that is all zeros — known from the file system's
     /// holes without reading, or seen after reading — takes the precomputed <see cref="ZeroSlices"/> bytes.
     /// </summary>
+    /// <param name="runDeflate">
+    /// Where the CPU-bound part (the zero check and deflate, after the read) runs; inline when null. A silo runs it on
+    /// its compression threads so that compression never occupies the threads its grains and I/O run on.
+    /// </param>
     public static async Task<CompressedSlice> CompressAsync(TarStreamLayout layout, IImageReader image, SliceRange range,
-        int compressionLevel, CancellationToken ct)
+        int compressionLevel, CancellationToken ct, Func<Func<CompressedSlice>, Task<CompressedSlice>>? runDeflate = null)
     {
         if (layout.IsKnownZero(image, range.Offset, range.Length))
         {
@@ -98,10 +102,10 @@ public static class Bundler
         try
         {
             await layout.ReadAsync(image, range.Offset, input.AsMemory(0, range.Length), ct).ConfigureAwait(false);
-            ReadOnlySpan<byte> slice = input.AsSpan(0, range.Length);
-            return ZeroSlices.IsZero(slice)
+            CompressedSlice Deflate() => ZeroSlices.IsZero(input.AsSpan(0, range.Length))
                 ? ZeroSlices.Get(range.Length, compressionLevel)
-                : DeflateSlice.CompressPooled(slice, compressionLevel);
+                : DeflateSlice.CompressPooled(input.AsSpan(0, range.Length), compressionLevel);
+            return runDeflate is null ? Deflate() : await runDeflate(Deflate).ConfigureAwait(false);
         }
         finally
         {

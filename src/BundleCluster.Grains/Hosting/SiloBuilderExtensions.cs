@@ -11,8 +11,19 @@ namespace BundleCluster.Grains.Hosting;
 /// <summary>Registers the bundle pipeline's grains and services on a silo.</summary>
 public static class SiloBuilderExtensions
 {
+    /// <summary>
+    /// Thread-pool threads a silo keeps ready beyond one per core. Orleans runs every grain turn and message on the
+    /// pool, and the pipeline's file I/O blocks a pool thread per call (image reads, part writes and their flush: .NET's
+    /// async file API is synchronous underneath on Linux). With the default minimum — one thread per core — a silo
+    /// with one or two cores stalled for the first seconds of every job until the pool's hill climbing added threads
+    /// (bench/cluster.sh: one silo of two idled a third of the time at the start of a job).
+    /// </summary>
+    public const int ExtraPoolThreads = 8;
+
     public static ISiloBuilder AddBundleClusterGrains(this ISiloBuilder silo, Action<BundleClusterOptions>? configure = null)
     {
+        ThreadPool.GetMinThreads(out int workers, out int completionPorts);
+        ThreadPool.SetMinThreads(Math.Max(workers, Environment.ProcessorCount + ExtraPoolThreads), completionPorts);
         silo.Services.AddOptions<BundleClusterOptions>().Configure(o => configure?.Invoke(o)).ValidateOnStart();
         silo.Services.AddSingleton<IValidateOptions<BundleClusterOptions>, BundleClusterOptionsValidator>();
         silo.Services.AddSingleton(sp => new CpuWorkLimiter(sp.GetRequiredService<IOptions<BundleClusterOptions>>().Value.CompressionSlots));
@@ -24,13 +35,10 @@ public static class SiloBuilderExtensions
         silo.AddActivityPropagation();
         silo.AddPlacementDirector<SpreadPlacement, SpreadPlacementDirector>();
 
-        // Other silos weigh chunk placement by this silo's compression slots, published as silo metadata.
+        // Sealers on every silo hand out slices by this silo's compression slots, published as silo metadata.
         var options = new BundleClusterOptions();
         configure?.Invoke(options);
-        silo.UseSiloMetadata(new Dictionary<string, string>
-        {
-            [SpreadPlacementDirector.CapacityKey] = options.CompressionSlots.ToString(System.Globalization.CultureInfo.InvariantCulture),
-        });
+        silo.UseSiloMetadata(SiloCapacity.Metadata(options.CompressionSlots));
         return silo;
     }
 

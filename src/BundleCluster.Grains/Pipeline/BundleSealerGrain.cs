@@ -8,16 +8,19 @@ using BundleCluster.Format.Errors;
 using BundleCluster.Format.Keys;
 using BundleCluster.Format.Parts;
 using BundleCluster.Grains.Hosting;
+using BundleCluster.Grains.Placement;
 using BundleCluster.Grains.Telemetry;
 using BundleCluster.Storage.Sinks;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
+using Orleans.Runtime.MembershipService.SiloMetadata;
 
 namespace BundleCluster.Grains.Pipeline;
 
 /// <summary>
-/// The per-job sealer. Keeps a bounded window of slices compressing on chunk grains across the cluster, takes them
-/// in tar-stream order, fetches their bytes in pieces of at most 4 MiB, and runs them through the sequential
+/// The per-job sealer. Keeps a bounded window of slices compressing on chunk grains across the cluster — each slice
+/// handed to a silo with a free compression slot (<see cref="SliceDispatcher"/>) — takes them in tar-stream order,
+/// fetches their bytes in pieces of at most 4 MiB, and runs them through the sequential
 /// <see cref="BundleSealer"/> (one gzip member, AES-128-CBC, 10 MiB parts) into the destination's staging area.
 /// A slice whose chunk grain fails or forgets its bytes is compressed again; the redone bytes must be identical.
 /// </summary>
@@ -26,6 +29,8 @@ internal sealed partial class BundleSealerGrain(
     IOptions<BundleClusterOptions> options,
     PipelineMetrics metrics,
     ILocalSiloDetails silo,
+    IClusterMembershipService membership,
+    ISiloMetadataCache siloMetadata,
     TimeProvider time,
     ILogger<BundleSealerGrain> logger)
     : BackgroundStageGrain<SealRequest>(silo, time, options.Value.SliceRetryWindow, logger), IBundleSealerGrain
@@ -43,7 +48,9 @@ internal sealed partial class BundleSealerGrain(
     {
         ImageSlicePlan plan = request.Plan;
         using IBundleSink sink = PlanExtensions.OpenSink(request.Destination, plan.JobId, request.S3, _options);
-        var window = new Queue<(int Index, Task<ChunkSummary> Summary)>();
+        using var stopFilling = CancellationTokenSource.CreateLinkedTokenSource(ct);
+        SliceWindow? window = null;
+        Task filling = Task.CompletedTask;
         try
         {
             // Unwrapping reads the private key file and runs RSA: off the grain's turn.
@@ -64,25 +71,21 @@ internal sealed partial class BundleSealerGrain(
             });
             using var sealer = new BundleSealer(key, plan.CompressionLevel, writer.EnqueueAsync, resume);
             long lastReport = Time.GetTimestamp();
-            int next = resume is null ? 0 : ledger.Checkpoint.NextSlice;
+            int first = resume is null ? 0 : ledger.Checkpoint.NextSlice;
             int skip = resume is null ? 0 : ledger.Checkpoint.OffsetInSlice; // bytes of the first slice already in parts
-            while (next < plan.SliceCount || window.Count > 0)
+            window = new SliceWindow(new SliceDispatcher(membership, siloMetadata), first, plan.SliceCount, _options.SlicesInFlight,
+                index => CompressAsync(plan, index, ct));
+            filling = window.FillAsync(stopFilling.Token);
+            for (int sealedSlices = first; sealedSlices < plan.SliceCount; sealedSlices++)
             {
-                while (window.Count < _options.SlicesInFlight && next < plan.SliceCount)
-                {
-                    window.Enqueue((next, CompressAsync(plan, next, ct)));
-                    next++;
-                }
-
-                (int index, Task<ChunkSummary> pending) = window.Dequeue();
-                ChunkSummary summary = await pending;
+                (int sliceIndex, ChunkSummary summary) = await window.TakeAsync(ct);
                 (uint crcBefore, long inputBefore) = sealer.Framing;
-                ledger.SliceStarting(index, SealerLedger.NextSliceStart(sealer.GzipLength) - skip, summary.CompressedLength, crcBefore, inputBefore);
+                ledger.SliceStarting(sliceIndex, SealerLedger.NextSliceStart(sealer.GzipLength) - skip, summary.CompressedLength, crcBefore, inputBefore);
                 await AppendSliceAsync(plan, summary, sealer, skip, ct);
                 metrics.BytesSealed.Add(summary.InputLength);
                 skip = 0;
                 perSilo[summary.Silo] = perSilo.GetValueOrDefault(summary.Silo) + summary.InputLength;
-                Chunk(plan, index).ReleaseAsync().Ignore();
+                Chunk(plan, sliceIndex).ReleaseAsync().Ignore();
                 if (ledger.TryAdvance())
                 {
                     ledger.Checkpoint.Silos = new Dictionary<string, long>(perSilo);
@@ -109,7 +112,17 @@ internal sealed partial class BundleSealerGrain(
         }
         finally
         {
-            foreach ((int index, Task<ChunkSummary> pending) in window)
+            await stopFilling.CancelAsync();
+            try
+            {
+                await filling;
+            }
+            catch (OperationCanceledException)
+            {
+                // stopped with the sealer
+            }
+
+            foreach ((int index, Task<ChunkSummary> pending) in window?.Outstanding ?? [])
             {
                 try
                 {

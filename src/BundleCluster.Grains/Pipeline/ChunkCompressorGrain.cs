@@ -40,11 +40,13 @@ internal sealed class ChunkCompressorGrain(CpuWorkLimiter cpu, PipelineMetrics m
         span?.SetTag(TelemetryNames.Attributes.Silo, siloAddress);
         SliceRange range = plan.Slices()[index];
         long started = Stopwatch.GetTimestamp();
-        CompressedSlice slice = await cpu.RunAsync(async () =>
+        CompressedSlice slice;
+        await using (BundleCluster.Format.IImageReader image = await plan.OpenImageAsync(cancellationToken))
         {
-            await using BundleCluster.Format.IImageReader image = await plan.OpenImageAsync(cancellationToken);
-            return await Bundler.CompressAsync(plan.Layout(), image, range, plan.CompressionLevel, cancellationToken);
-        }, cancellationToken);
+            slice = await Bundler.CompressAsync(plan.Layout(), image, range, plan.CompressionLevel, cancellationToken,
+                deflate => cpu.RunAsync(deflate, cancellationToken));
+        }
+
         metrics.SliceCompressDuration.Record(Stopwatch.GetElapsedTime(started).TotalSeconds);
         metrics.BytesRead.Add(slice.Result.InputLength, CompressStage);
         metrics.BytesCompressed.Add(slice.Result.CompressedLength);

@@ -1,25 +1,69 @@
+using System.Collections.Concurrent;
+
 namespace BundleCluster.Grains.Pipeline;
 
 /// <summary>
-/// Runs CPU-heavy work (compression) on the thread pool, at most one item per core of this silo, and returns to the
-/// caller's context (the grain's scheduler) when done, so grain state is only touched there.
+/// The silo's compression threads: one per compression slot, running CPU-bound work (deflate) one item at a time each,
+/// in arrival order. Not the thread pool: Orleans runs every grain turn, message and I/O completion there, and a pool
+/// thread held for a slice's deflate (tens of milliseconds) delays all of them — on a silo with few cores the sealer's
+/// turns then queue behind compression and the whole job waits for the sealer. Dedicated threads leave the pool to
+/// the work that must stay responsive, and the operating system shares the cores between them.
 /// </summary>
-public sealed class CpuWorkLimiter(int slots) : IDisposable
+public sealed class CpuWorkLimiter : IDisposable
 {
-    private readonly SemaphoreSlim _slots = new(slots, slots);
+    private readonly BlockingCollection<Action> _work = [];
 
-    public async Task<T> RunAsync<T>(Func<Task<T>> work, CancellationToken ct = default)
+    public CpuWorkLimiter(int slots)
     {
-        await _slots.WaitAsync(ct);
-        try
+        ArgumentOutOfRangeException.ThrowIfLessThan(slots, 1);
+        for (int i = 0; i < slots; i++)
         {
-            return await Task.Run(work, ct);
-        }
-        finally
-        {
-            _slots.Release();
+            new Thread(RunWorker) { IsBackground = true, Name = $"bundlecluster-compress-{i}" }.Start();
         }
     }
 
-    public void Dispose() => _slots.Dispose();
+    /// <summary>
+    /// Runs <paramref name="work"/> on a compression thread; the caller resumes in its own context (the grain's
+    /// scheduler). Cancelling drops work still waiting for a thread; a result that arrives after cancellation is disposed.
+    /// </summary>
+    public Task<T> RunAsync<T>(Func<T> work, CancellationToken ct = default)
+    {
+        var done = new TaskCompletionSource<T>(TaskCreationOptions.RunContinuationsAsynchronously);
+        CancellationTokenRegistration cancel = ct.Register(() => done.TrySetCanceled(ct));
+        _work.Add(() =>
+        {
+            cancel.Dispose();
+            if (done.Task.IsCompleted)
+            {
+                return; // cancelled while waiting
+            }
+
+            try
+            {
+                T result = work();
+                if (!done.TrySetResult(result) && result is IDisposable late)
+                {
+                    late.Dispose();
+                }
+            }
+            catch (Exception ex)
+            {
+                done.TrySetException(ex);
+            }
+        }, CancellationToken.None); // never blocks: the queue is unbounded (callers are bounded by the sealers' windows)
+        return done.Task;
+    }
+
+    private void RunWorker()
+    {
+        foreach (Action work in _work.GetConsumingEnumerable())
+        {
+            work();
+        }
+    }
+
+    public void Dispose()
+    {
+        _work.CompleteAdding(); // the threads finish what is queued and end
+    }
 }

@@ -19,27 +19,30 @@ public sealed class SpreadPlacement : PlacementStrategy
 public sealed class SpreadPlacementAttribute() : PlacementAttribute(SpreadPlacement.Instance);
 
 /// <summary>
-/// Weighted round robin: each placement goes to the silo with the fewest placements per unit of capacity so far
-/// (ties broken by address), so over a job each silo's share tracks its capacity and a silo that joins starts
-/// receiving work at once.
+/// Honours a placement hint (how <see cref="SliceDispatcher"/> sends a slice to the silo with a free slot); without
+/// one, weighted round robin: each placement goes to the silo with the fewest placements per unit of capacity so far
+/// (ties broken by address), so each silo's share tracks its capacity and a silo that joins starts receiving work at
+/// once.
 /// </summary>
 internal sealed class SpreadPlacementDirector(ISiloMetadataCache metadata) : IPlacementDirector
 {
-    /// <summary>Silo metadata key carrying the silo's compression slots.</summary>
-    public const string CapacityKey = "bundlecluster.compression-slots";
-
     private readonly Dictionary<SiloAddress, long> _placed = [];
 
     public Task<SiloAddress> OnAddActivation(PlacementStrategy strategy, PlacementTarget target, IPlacementContext context)
     {
         SiloAddress[] silos = context.GetCompatibleSilos(target);
+        if (IPlacementDirector.GetPlacementHint(target.RequestContextData, silos) is { } hinted)
+        {
+            return Task.FromResult(hinted); // a silo that left since the hint was given is not compatible: no hint then
+        }
+
         lock (_placed)
         {
             SiloAddress best = silos[0];
             double bestLoad = double.MaxValue;
             foreach (SiloAddress silo in silos.OrderBy(s => s.ToString(), StringComparer.Ordinal))
             {
-                double load = (_placed.GetValueOrDefault(silo) + 1) / (double)Capacity(silo);
+                double load = (_placed.GetValueOrDefault(silo) + 1) / (double)SiloCapacity.Slots(metadata, silo);
                 if (load < bestLoad)
                 {
                     (best, bestLoad) = (silo, load);
@@ -50,10 +53,4 @@ internal sealed class SpreadPlacementDirector(ISiloMetadataCache metadata) : IPl
             return Task.FromResult(best);
         }
     }
-
-    private int Capacity(SiloAddress silo) =>
-        metadata.GetSiloMetadata(silo).Metadata.TryGetValue(CapacityKey, out string? value)
-        && int.TryParse(value, System.Globalization.CultureInfo.InvariantCulture, out int slots) && slots > 0
-            ? slots
-            : 1;
 }
