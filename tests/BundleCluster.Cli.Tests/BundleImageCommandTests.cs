@@ -45,6 +45,24 @@ public sealed class BundleImageCommandTests : IDisposable
     }
 
     [Fact]
+    public async Task Timings_split_the_run_into_start_up_job_and_shutdown_on_one_stderr_line()
+    {
+        string image = TestImages.Create(_dir.File("timed.img"), 3_000_000, seed: 14);
+
+        BundleCtlRunner.Outcome run = await BundleCtlRunner.RunAsync(BundleArgs(image, _dir.Sub("timed"), "--timings"));
+
+        Assert.Equal(0, run.ExitCode);
+        Assert.Contains("timed.img.manifest.xml", run.StdOut); // the summary stays on stdout
+        string line = Assert.Single(run.StdErr.Split('\n', StringSplitOptions.RemoveEmptyEntries));
+        System.Text.RegularExpressions.Match m = System.Text.RegularExpressions.Regex.Match(line,
+            @"^bundlectl: timings: start-up (\d+\.\d{3}) s, job (\d+\.\d{3}) s, shutdown (\d+\.\d{3}) s, total (\d+\.\d{3}) s$");
+        Assert.True(m.Success, line);
+        double[] phases = [.. m.Groups.Values.Skip(1).Select(g => double.Parse(g.Value, System.Globalization.CultureInfo.InvariantCulture))];
+        Assert.All(phases[..3], seconds => Assert.True(seconds > 0, line));
+        Assert.InRange(phases[3] - phases[..3].Sum(), -0.0025, 0.0025); // the phases add up to the total
+    }
+
+    [Fact]
     public async Task A_bundle_from_the_classic_pipeline_restores_byte_identical_with_bundlectl_unbundle()
     {
         string image = TestImages.Create(_dir.File("classic.img"), 31_000_000, seed: 13, withHoles: true);

@@ -24,7 +24,8 @@ public sealed class CpuWorkLimiter : IDisposable
 
     /// <summary>
     /// Runs <paramref name="work"/> on a compression thread; the caller resumes in its own context (the grain's
-    /// scheduler). Cancelling drops work still waiting for a thread; a result that arrives after cancellation is disposed.
+    /// scheduler). Cancelling ends the wait at once: work still waiting for a thread is dropped, work already running
+    /// finishes on its thread (deflate cannot stop midway) and its result, if disposable, is disposed.
     /// </summary>
     public Task<T> RunAsync<T>(Func<T> work, CancellationToken ct = default)
     {
@@ -32,23 +33,26 @@ public sealed class CpuWorkLimiter : IDisposable
         CancellationTokenRegistration cancel = ct.Register(() => done.TrySetCanceled(ct));
         _work.Add(() =>
         {
-            cancel.Dispose();
-            if (done.Task.IsCompleted)
-            {
-                return; // cancelled while waiting
-            }
-
             try
             {
+                if (done.Task.IsCompleted)
+                {
+                    return; // cancelled while waiting
+                }
+
                 T result = work();
                 if (!done.TrySetResult(result) && result is IDisposable late)
                 {
-                    late.Dispose();
+                    late.Dispose(); // the caller stopped waiting while it ran
                 }
             }
             catch (Exception ex)
             {
                 done.TrySetException(ex);
+            }
+            finally
+            {
+                cancel.Dispose();
             }
         }, CancellationToken.None); // never blocks: the queue is unbounded (callers are bounded by the sealers' windows)
         return done.Task;
