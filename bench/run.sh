@@ -129,7 +129,7 @@ for size in $sizes; do
     e_wall=$wall; e_cpu=$cpu; e_rss=$rss; e_job=$(sed -n 's/^engine_s=\([0-9.]*\).*/\1/p' "$work/engine.out")
 
     # The ideal: each stage alone on one core; cores / sum of per-byte costs, capped by the slowest sequential stage.
-    eval "$("$bench" stages "$image" "$level")"
+    eval "$("$bench" stages "$image" "$level" | grep -E '^[a-z0-9_]+=[0-9.]+$')"
     ceiling=$(echo "b = $image_bytes / 1000000; c = $cores * b / ($tar_sha1_s + $deflate_s + $aes_s + $part_sha1_s);
       s1 = b / $tar_sha1_s; s2 = b / $aes_s; if (s1 < c) c = s1; if (s2 < c) c = s2; c" | bc -l)
     ideal=$(echo "$image_bytes / 1000000 / $ceiling" | bc -l)

@@ -3,13 +3,17 @@ namespace BundleCluster.Grains.Hosting;
 /// <summary>Tuning of the grain pipeline on a silo.</summary>
 public sealed class BundleClusterOptions
 {
-    /// <summary>Compressions running at once on this silo; default one per core.</summary>
+    /// <summary>
+    /// Compressions running at once on this silo (its compression threads); default one per core. Published to the
+    /// cluster: a sealer gives this silo at most this many slices of a job, plus one queued.
+    /// </summary>
     public int CompressionSlots { get; set; } = Environment.ProcessorCount;
 
     /// <summary>
-    /// Slices a sealer keeps in flight ahead of the one it is sealing. Enough that a slow slice at the head does not
-    /// leave cores idle (slices finish out of order; the sealer takes them in order). Memory on the cluster is about
-    /// this × the compressed slice size; default 4 per core of the sealer's silo, at least 8.
+    /// The smallest window a sealer on this silo keeps: slices handed out and not yet sealed. Slices finish out of order
+    /// and are sealed in order, so the window lets fast silos run ahead of a slow slice at the head; it grows to 4 × the
+    /// cluster's places (slots plus one per silo) on a larger cluster. Memory on the cluster is about the window × the
+    /// compressed slice size; default 4 per core of the sealer's silo, at least 8.
     /// </summary>
     public int SlicesInFlight { get; set; } = Math.Max(8, 4 * Environment.ProcessorCount);
 
