@@ -409,8 +409,8 @@ internal sealed partial class BundleJobGrain(
                 TarBytesSealed = State.Plan!.TarLength,
                 FinishedAt = time.GetUtcNow(),
             });
-            // Callers may see Completed during the next await and stop at once (bundlectl stops its embedded silo
-            // abruptly then): the root span ends first.
+            // Callers may see Completed during the next await and end their process (bundlectl stops its embedded
+            // silo then): the root span ends before that await, so it is always exported.
             RecordFinished();
             LogCompleted(logger, jobId, manifestPath);
             await record.WriteStateAsync();
