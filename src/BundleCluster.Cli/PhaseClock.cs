@@ -10,8 +10,14 @@ namespace BundleCluster.Cli;
 /// </summary>
 internal sealed class PhaseClock
 {
-    private readonly DateTime _processStart = Process.GetCurrentProcess().StartTime.ToUniversalTime();
+    private readonly DateTime _processStart = ProcessStart();
     private readonly List<(string Phase, TimeSpan Ended)> _phases = [];
+
+    private static DateTime ProcessStart()
+    {
+        using var self = Process.GetCurrentProcess();
+        return self.StartTime.ToUniversalTime();
+    }
 
     /// <summary>Ends the current phase under <paramref name="phase"/>; the next one starts now.</summary>
     public void Mark(string phase) => _phases.Add((phase, DateTime.UtcNow - _processStart));

@@ -17,8 +17,8 @@ internal sealed class SliceWindow(SliceDispatcher dispatcher, int firstSlice, in
 
     private readonly Queue<(int Index, Task<ChunkSummary> Summary)> _slices = new();
     private int _next = firstSlice;
-    private TaskCompletionSource _taken = NewSignal();
-    private TaskCompletionSource _handedOut = NewSignal();
+    private readonly Pulse _taken = new();
+    private readonly Pulse _handedOut = new();
 
     /// <summary>Slices handed out and not taken by the sealer: what a failed or stopped sealer must release.</summary>
     public IReadOnlyCollection<(int Index, Task<ChunkSummary> Summary)> Outstanding => _slices;
@@ -39,12 +39,12 @@ internal sealed class SliceWindow(SliceDispatcher dispatcher, int firstSlice, in
 
                 int index = _next++;
                 _slices.Enqueue((index, dispatcher.RunOnAsync(target, () => compress(index))));
-                Signal(ref _handedOut);
+                _handedOut.Fire();
             }
 
             if (_next < sliceCount)
             {
-                await Task.WhenAny(dispatcher.PlaceFreed, _taken.Task).WaitAsync(ct);
+                await Task.WhenAny(dispatcher.PlaceFreed, _taken.Next).WaitAsync(ct);
             }
         }
     }
@@ -54,22 +54,13 @@ internal sealed class SliceWindow(SliceDispatcher dispatcher, int firstSlice, in
     {
         while (_slices.Count == 0)
         {
-            await _handedOut.Task.WaitAsync(ct);
+            await _handedOut.Next.WaitAsync(ct);
         }
 
         (int index, Task<ChunkSummary> pending) = _slices.Peek();
         ChunkSummary summary = await pending;
         _slices.Dequeue();
-        Signal(ref _taken);
+        _taken.Fire();
         return (index, summary);
     }
-
-    private static void Signal(ref TaskCompletionSource signal)
-    {
-        TaskCompletionSource fired = signal;
-        signal = NewSignal();
-        fired.TrySetResult();
-    }
-
-    private static TaskCompletionSource NewSignal() => new(TaskCreationOptions.RunContinuationsAsynchronously);
 }

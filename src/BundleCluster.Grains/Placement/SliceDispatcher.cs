@@ -1,3 +1,4 @@
+using BundleCluster.Grains.Pipeline;
 using Orleans.Runtime.MembershipService.SiloMetadata;
 using Orleans.Runtime.Placement;
 
@@ -20,10 +21,10 @@ internal sealed class SliceDispatcher(IClusterMembershipService membership, ISil
     public const int QueuedPerSilo = 1;
 
     private readonly Dictionary<SiloAddress, int> _inFlight = [];
-    private TaskCompletionSource _freed = NewSignal();
+    private readonly Pulse _placeFreed = new();
 
-    /// <summary>Completes when a slice finishes (its silo has room again); a fresh task after each.</summary>
-    public Task PlaceFreed => _freed.Task;
+    /// <summary>Completes when the next slice finishes (its silo has room again).</summary>
+    public Task PlaceFreed => _placeFreed.Next;
 
     /// <summary>
     /// The silo for the next slice: of the active silos with room, the one with the fewest slices in flight per
@@ -72,14 +73,10 @@ internal sealed class SliceDispatcher(IClusterMembershipService membership, ISil
         finally
         {
             _inFlight[silo]--;
-            TaskCompletionSource freed = _freed;
-            _freed = NewSignal();
-            freed.TrySetResult();
+            _placeFreed.Fire();
         }
     }
 
     private IEnumerable<SiloAddress> ActiveSilos() =>
         membership.CurrentSnapshot.Members.Values.Where(m => m.Status == SiloStatus.Active).Select(m => m.SiloAddress);
-
-    private static TaskCompletionSource NewSignal() => new(TaskCreationOptions.RunContinuationsAsynchronously);
 }
