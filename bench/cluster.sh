@@ -30,6 +30,7 @@ echo "building bundle-silo and bundlectl (Release, ReadyToRun) ..."
 dotnet publish "$repo/src/BundleCluster.Silo" -c Release -r linux-x64 --self-contained false -p:PublishReadyToRun=true -o "$work/silo-bin" -nologo -v q >/dev/null
 dotnet publish "$repo/src/BundleCluster.Cli" -c Release -r linux-x64 --self-contained false -p:PublishReadyToRun=true -o "$work/bin" -nologo -v q >/dev/null
 bundlectl="$work/bin/bundlectl"; silo="$work/silo-bin/bundle-silo"
+export BUNDLECLUSTER_JIT_PROFILE_DIR="$work/jit-profiles" # start-up JIT profiles with the benchmark, not in ~/.cache
 keys="$work/keys"
 if [ ! -f "$keys/user-pk.pem" ]; then
   mkdir -p "$keys"; "$bundlectl" keygen -d "$keys" -n user >/dev/null; "$bundlectl" keygen -d "$keys" -n cloud >/dev/null

@@ -11,6 +11,7 @@ using Orleans.Configuration;
 
 // bundle-silo: one silo of a BundleCluster cluster. Silos find each other, keep job state and reminders in Redis;
 // SIGTERM shuts down gracefully (Orleans hands activations over; running jobs resume on the other silos).
+StartupJitProfile.Start("bundle-silo");
 WebApplicationBuilder builder = WebApplication.CreateBuilder(new WebApplicationOptions { Args = [] });
 builder.Configuration
     .AddJsonFile("appsettings.json", optional: true)

@@ -24,7 +24,7 @@ public sealed class BundleCtlProcess : IDisposable
 
     public static BundleCtlProcess Start(params string[] args) => Start(new Dictionary<string, string>(), args);
 
-    /// <param name="environment">Extra environment (OTEL_*, TRACEPARENT).</param>
+    /// <param name="environment">Extra environment (OTEL_*, TRACEPARENT, BUNDLECLUSTER_JIT_PROFILE_DIR).</param>
     public static BundleCtlProcess Start(IReadOnlyDictionary<string, string> environment, params string[] args)
     {
         // A command started in the background by a non-interactive shell (CI, `cmd &`) inherits SIGINT ignored, and a
@@ -46,6 +46,8 @@ public sealed class BundleCtlProcess : IDisposable
             psi.ArgumentList.Add(arg);
         }
 
+        // No start-up JIT profile in the user's cache from tests, unless the test is about it (StartupJitProfileTests).
+        psi.Environment["BUNDLECLUSTER_JIT_PROFILE_DIR"] = "off";
         foreach ((string name, string value) in environment)
         {
             psi.Environment[name] = value;
@@ -118,8 +120,9 @@ public static class BundleCtlMemory
 
     public static Result Run(params string[] args)
     {
-        const string measure = "import resource, subprocess, sys\n" +
-                               "p = subprocess.run(sys.argv[1:], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, timeout=120)\n" +
+        const string measure = "import os, resource, subprocess, sys\n" +
+                               "env = dict(os.environ, BUNDLECLUSTER_JIT_PROFILE_DIR='off')\n" +
+                               "p = subprocess.run(sys.argv[1:], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, timeout=120, env=env)\n" +
                                "sys.stderr.write(p.stderr.decode())\n" +
                                "print(p.returncode, resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss)";
         ExternalTool.Result run = ExternalTool.Run("python3",

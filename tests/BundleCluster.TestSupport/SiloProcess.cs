@@ -24,6 +24,7 @@ public sealed class SiloProcess : IDisposable
             psi.ArgumentList.Add(arg);
         }
 
+        psi.Environment["BUNDLECLUSTER_JIT_PROFILE_DIR"] = "off"; // no start-up JIT profile in the user's cache from tests
         foreach ((string name, string value) in environment ?? new Dictionary<string, string>())
         {
             psi.Environment[name] = value;
