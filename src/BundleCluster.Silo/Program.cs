@@ -62,6 +62,7 @@ builder.UseOrleans(silo =>
         o.KeyRoots = options.KeyRoots.Select(Path.GetFullPath).ToList();
         o.CompressionSlots = options.CompressionSlots ?? o.CompressionSlots;
         o.SlicesInFlight = options.SlicesInFlight ?? o.SlicesInFlight;
+        o.MaxRunningJobs = options.MaxRunningJobs ?? o.MaxRunningJobs;
     });
 });
 

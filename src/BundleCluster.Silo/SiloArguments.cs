@@ -14,6 +14,7 @@ internal static class SiloArguments
         ["--service-id"] = "BundleSilo:ServiceId",
         ["--compression-slots"] = "BundleSilo:CompressionSlots",
         ["--slices-in-flight"] = "BundleSilo:SlicesInFlight",
+        ["--max-running-jobs"] = "BundleSilo:MaxRunningJobs",
     };
 
     /// <summary>

@@ -36,4 +36,7 @@ public sealed class SiloHostOptions
 
     /// <summary>Slices a sealer on this silo keeps in flight (default: 4 per core, at least 8).</summary>
     public int? SlicesInFlight { get; set; }
+
+    /// <summary>Jobs running at once in the cluster, the rest queued (default: one per compression slot of the active silos).</summary>
+    public int? MaxRunningJobs { get; set; }
 }

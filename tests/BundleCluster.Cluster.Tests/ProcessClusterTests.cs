@@ -20,9 +20,9 @@ public sealed class ProcessClusterTests(ITestOutputHelper output) : IDisposable
     private readonly string _clusterId = "test-" + Guid.NewGuid().ToString("N")[..8];
     private readonly List<SiloProcess> _silos = [];
 
-    private async Task<SiloProcess[]> StartSilosAsync(int count)
+    private async Task<SiloProcess[]> StartSilosAsync(int count, params string[] flags)
     {
-        SiloProcess[] started = Enumerable.Range(0, count).Select(_ => new SiloProcess(_redis.Address, _clusterId, [_dir.Path])).ToArray();
+        SiloProcess[] started = Enumerable.Range(0, count).Select(_ => new SiloProcess(_redis.Address, _clusterId, [_dir.Path], flags: flags)).ToArray();
         _silos.AddRange(started);
         foreach (SiloProcess silo in started)
         {
@@ -109,6 +109,57 @@ public sealed class ProcessClusterTests(ITestOutputHelper output) : IDisposable
         BundleJobStatus done = await again.Client.WaitAsync(jobId).WaitAsync(TimeSpan.FromMinutes(4));
 
         await ClusterJobs.AssertRestoresAsync(_dir.Path, done, image);
+    }
+
+    [Fact]
+    public async Task Queued_jobs_survive_a_whole_cluster_restart_and_run_one_at_a_time_to_completion()
+    {
+        SiloProcess[] first = await StartSilosAsync(2, "--max-running-jobs", "1");
+        string busy = ClusterJobs.BusyImage(_dir.File("q0.img"), 60_000_000, seed: 60);
+        var images = new List<string> { busy };
+        var jobs = new List<string>();
+        await using (ConnectedBundleCluster cluster = await ConnectAsync())
+        {
+            jobs.Add(await cluster.Client.SubmitAsync(ClusterJobs.Spec(_dir.Path, busy, _dir.Sub("q0"), level: 9)));
+            for (int i = 1; i <= 2; i++)
+            {
+                images.Add(TestImages.Create(_dir.File($"q{i}.img"), 3_000_000, seed: 60 + i));
+                jobs.Add(await cluster.Client.SubmitAsync(ClusterJobs.Spec(_dir.Path, images[i], _dir.Sub($"q{i}"))));
+            }
+
+            await ClusterJobs.WaitForProgressAsync(cluster.Client, jobs[0], 0.10);
+            int?[] positions = await Task.WhenAll(jobs.Skip(1).Select(async id => (await cluster.Client.GetStatusAsync(id)).QueuePosition));
+            Assert.Equal(new int?[] { 1, 2 }, positions);
+        }
+
+        foreach (SiloProcess silo in first)
+        {
+            silo.Kill();
+        }
+
+        await StartSilosAsync(2, "--max-running-jobs", "1");
+        await using ConnectedBundleCluster again = await ConnectAsync();
+        var finished = new Dictionary<string, BundleJobStatus>();
+        using var bound = new CancellationTokenSource(TimeSpan.FromMinutes(5));
+        while (finished.Count < jobs.Count)
+        {
+            BundleJobStatus[] now = await Task.WhenAll(jobs.Select(id => again.Client.GetStatusAsync(id, bound.Token)));
+            Assert.True(now.Count(s => s.State == BundleJobState.Running) <= 1, "two jobs ran at once; the limit is 1");
+            foreach (BundleJobStatus done in now.Where(s => s.IsFinished))
+            {
+                finished[done.JobId] = done;
+            }
+
+            await Task.Delay(200, bound.Token);
+        }
+
+        for (int i = 0; i < jobs.Count; i++)
+        {
+            await ClusterJobs.AssertRestoresAsync(_dir.Path, finished[jobs[i]], images[i]);
+        }
+
+        Assert.True(finished[jobs[1]].RunningSince >= finished[jobs[0]].FinishedAt, "the first waiting job ran after the running one");
+        Assert.True(finished[jobs[2]].RunningSince >= finished[jobs[1]].FinishedAt, "and the second after the first");
     }
 
     [Fact]

@@ -9,8 +9,9 @@ public sealed class SiloProcess : IDisposable
     private readonly LoggedProcess _process;
 
     /// <param name="environment">Extra environment of the process (OTEL_* settings).</param>
+    /// <param name="flags">More bundle-silo flags (--max-running-jobs 1).</param>
     public SiloProcess(string redis, string clusterId, IEnumerable<string> allowedRoots, string? serviceId = null,
-        IReadOnlyDictionary<string, string>? environment = null)
+        IReadOnlyDictionary<string, string>? environment = null, IEnumerable<string>? flags = null)
     {
         SiloPort = RedisServer.FreePort();
         GatewayPort = RedisServer.FreePort();
@@ -19,7 +20,7 @@ public sealed class SiloProcess : IDisposable
         foreach (string arg in (string[])[RepositoryPaths.SiloDll, "--redis", redis, "--cluster-id", clusterId, "--service-id", serviceId ?? clusterId,
                      "--http-port", HttpPort.ToString(CultureInfo.InvariantCulture),
                      "--silo-port", SiloPort.ToString(CultureInfo.InvariantCulture), "--gateway-port", GatewayPort.ToString(CultureInfo.InvariantCulture),
-                     "--advertise", "127.0.0.1", .. allowedRoots.SelectMany(r => new[] { "--allowed-root", r })])
+                     "--advertise", "127.0.0.1", .. allowedRoots.SelectMany(r => new[] { "--allowed-root", r }), .. flags ?? []])
         {
             psi.ArgumentList.Add(arg);
         }

@@ -54,4 +54,13 @@ public sealed record BundleJobSpec
 
     /// <summary>For an s3://bucket/prefix destination: how to reach the store.</summary>
     [Id(15)] public S3Options? S3 { get; init; }
+
+    /// <summary>Who the job is for (bundle-api's tenant); null for jobs from inside the cluster's trust boundary.</summary>
+    [Id(16)] public string? Tenant { get; init; }
+
+    /// <summary>Among waiting jobs, higher goes first; equal priorities go in submission order.</summary>
+    [Id(17)] public int Priority { get; init; }
+
+    /// <summary>The tenant's limits when the job was submitted, enforced by the job queue; null = none.</summary>
+    [Id(18)] public TenantQuota? Quota { get; init; }
 }

@@ -59,5 +59,17 @@ public sealed record BundleJobStatus
     /// <summary>The job's trace id (W3C, 32 hex digits) when it was traced: find its spans under this id.</summary>
     [Id(22)] public string? TraceId { get; init; }
 
+    /// <summary>While Queued: 1 = the next job to run. Null otherwise.</summary>
+    [Id(23)] public int? QueuePosition { get; init; }
+
+    /// <summary>When the queue admitted the job and it began to run (<see cref="StartedAt"/> is when it was submitted).</summary>
+    [Id(24)] public DateTimeOffset? RunningSince { get; init; }
+
+    /// <summary>Slices not sealed yet: the job's share of the cluster's backlog.</summary>
+    [Id(25)] public long SlicesPending { get; init; }
+
+    /// <summary>The tenant the job belongs to (bundle-api), null for jobs submitted inside the cluster.</summary>
+    [Id(26)] public string? Tenant { get; init; }
+
     public bool IsFinished => State is BundleJobState.Completed or BundleJobState.Failed or BundleJobState.Cancelled;
 }

@@ -19,6 +19,9 @@ public enum JobErrorKind
     /// <summary>A key or certificate cannot be used.</summary>
     KeyMismatch,
 
+    /// <summary>The job queue refused the job: its tenant already has as many jobs waiting as it may.</summary>
+    QuotaExceeded,
+
     /// <summary>Anything else that stopped the job (I/O failure, the image changed while bundling, a lost stage).</summary>
     Failed,
 }

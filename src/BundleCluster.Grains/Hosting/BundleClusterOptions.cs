@@ -49,6 +49,16 @@ public sealed class BundleClusterOptions
     /// <summary>How often a running job checks that its digest and sealer are alive (and restarts them if not).</summary>
     public TimeSpan WatchdogInterval { get; set; } = TimeSpan.FromSeconds(3);
 
+    /// <summary>
+    /// Jobs running at once in the whole cluster; the rest wait, Queued (<see cref="Jobs.JobQueueGrain"/>). 0 (the
+    /// default) means one per compression slot of the active silos. The queue grain applies the setting of the silo it
+    /// lives on, so give every silo the same.
+    /// </summary>
+    public int MaxRunningJobs { get; set; }
+
+    /// <summary>How often the job queue checks that its running jobs still run (to take back places of lost ones).</summary>
+    public TimeSpan QueueCheckInterval { get; set; } = TimeSpan.FromSeconds(30);
+
     /// <summary>Storage provider name for job state.</summary>
     public const string JobStorage = "bundlejobs";
 }

@@ -22,6 +22,12 @@ public sealed class BundleClusterOptionsValidator : IValidateOptions<BundleClust
             failures.Add($"SlicesInFlight (--slices-in-flight) is {options.SlicesInFlight}; it must be 1-4096");
         }
 
+        if (options.MaxRunningJobs is < 0 or > 100_000)
+        {
+            failures.Add($"MaxRunningJobs (--max-running-jobs) is {options.MaxRunningJobs}; it must be 0 (one per compression slot) to 100000");
+        }
+
+        Positive(options.QueueCheckInterval, nameof(options.QueueCheckInterval), failures);
         Positive(options.ChunkCallTimeout, nameof(options.ChunkCallTimeout), failures);
         Positive(options.SliceRetryWindow, nameof(options.SliceRetryWindow), failures);
         Positive(options.WatchdogInterval, nameof(options.WatchdogInterval), failures);

@@ -26,7 +26,7 @@ internal sealed partial class BundleJobGrain(
     PipelineMetrics metrics,
     TimeProvider time,
     ILogger<BundleJobGrain> logger)
-    : Grain, IBundleJobGrain, IBundleJobReports, IRemindable
+    : Grain, IBundleJobGrain, IBundleJobReports, IAdmittedJob, IRemindable
 {
     private const string WatchdogReminder = "watchdog";
     private IBundleSink? _sink;
@@ -41,9 +41,11 @@ internal sealed partial class BundleJobGrain(
     /// <summary>The one way the status changes: it is also what this silo's job gauges show.</summary>
     private void SetStatus(BundleJobStatus status)
     {
-        State.Status = status;
-        metrics.Publish(this, new PipelineMetrics.JobGauge(status.State, PendingSlices()));
+        State.Status = status with { SlicesPending = PendingSlices(status) };
+        metrics.Publish(this, new PipelineMetrics.JobGauge(status.State, State.Status.SlicesPending));
     }
+
+    private IJobQueueGrain Queue => GrainFactory.GetGrain<IJobQueueGrain>(0);
 
     private BundleJobStatus Status => State.Status ?? new BundleJobStatus { JobId = this.GetPrimaryKeyString(), State = BundleJobState.Queued };
 
@@ -99,10 +101,10 @@ internal sealed partial class BundleJobGrain(
             await GrainFactory.GetGrain<IJobRegistryGrain>(0).RegisterAsync(jobId);
             SetStatus(Status with
             {
-                State = BundleJobState.Running,
                 Prefix = prepared.Prefix,
                 ImageBytes = prepared.Plan.ImageSize,
                 TarBytes = prepared.Plan.TarLength,
+                Tenant = spec.Tenant,
             });
         }
         catch (Exception ex)
@@ -122,37 +124,124 @@ internal sealed partial class BundleJobGrain(
         }
 
         await record.WriteStateAsync();
-        ImageSlicePlan plan = State.Plan;
         try
         {
             // The reminder outlives this activation and this silo: it brings the job back after a crash or a
-            // whole-cluster restart. The timer, while active here, notices a lost digest or sealer within seconds.
-            // A job that ends with its process (the embedded silo) has nothing to come back to and needs no reminder.
+            // whole-cluster restart, waiting or running. The timer, while active here, notices a lost digest or sealer
+            // (or a lost admission) within seconds. A job that ends with its process (the embedded silo) has nothing
+            // to come back to and needs no reminder.
             if (options.Value.JobsOutliveProcess)
             {
                 await this.RegisterOrUpdateReminder(WatchdogReminder, TimeSpan.FromMinutes(1), TimeSpan.FromMinutes(1));
             }
 
             StartWatchdog();
-            await EnsurePipelineAsync();
         }
         catch (Exception ex)
         {
-            await StopAsync(BundleJobState.Failed, $"the pipeline could not start: {ex.UserMessage()}", ex.ErrorKind(), stopSealer: true, stopDigest: true);
+            await StopAsync(BundleJobState.Failed, $"the job could not be queued: {ex.UserMessage()}", ex.ErrorKind(), stopSealer: false, stopDigest: false);
             return Status;
         }
 
-        LogStarted(logger, jobId, plan.ImageSize, plan.SliceCount);
+        await EnterQueueAsync();
         return Status;
     }
 
-    public Task<BundleJobStatus> GetStatusAsync() => Task.FromResult(Status);
+    public async Task<BundleJobStatus> GetStatusAsync()
+    {
+        if (Status.State == BundleJobState.Queued && State.Plan is not null)
+        {
+            try
+            {
+                int? position = await Queue.GetPositionAsync(this.GetPrimaryKeyString());
+                SetStatus(Status with { QueuePosition = position ?? Status.QueuePosition });
+            }
+            catch (Exception ex) when (ex is TimeoutException or OrleansException)
+            {
+                // the last known position stands
+            }
+        }
 
-    /// <summary>Slices not sealed yet (the backlog gauge), from the tar-stream bytes the sealer reports sealed.</summary>
-    private long PendingSlices()
+        return Status;
+    }
+
+    /// <summary>
+    /// Enters the job queue (again: idempotent) and acts on its answer: run now, wait at a position, or end refused.
+    /// A waiting job calls this on every watchdog tick, so an admission message it missed is heard within seconds.
+    /// </summary>
+    private async Task EnterQueueAsync()
+    {
+        QueueAnswer answer;
+        try
+        {
+            answer = await Queue.EnterAsync(new QueueTicket(this.GetPrimaryKeyString(), State.Spec!.Tenant, State.Spec.Priority,
+                Status.StartedAt ?? time.GetUtcNow(), State.Spec.Quota, State.Plan!.SliceCount));
+        }
+        catch (Exception ex) when (ex is TimeoutException or OrleansException)
+        {
+            LogWatchdogRetry(logger, ex, this.GetPrimaryKeyString()); // the queue's silo is going away: next tick
+            return;
+        }
+
+        if (answer.Refusal is not null)
+        {
+            await StopAsync(BundleJobState.Failed, answer.Refusal, JobErrorKind.QuotaExceeded, stopSealer: false, stopDigest: false);
+        }
+        else if (answer.Admitted)
+        {
+            await BeginRunningAsync();
+        }
+        else if (Status.State == BundleJobState.Queued)
+        {
+            SetStatus(Status with { QueuePosition = answer.Position });
+        }
+    }
+
+    public async Task AdmitAsync()
+    {
+        if (Status.IsFinished)
+        {
+            await LeaveQueueAsync(); // admitted after it ended (a stale place): give the place back
+            return;
+        }
+
+        await BeginRunningAsync();
+    }
+
+    /// <summary>Queued → Running: the queue gave the job a place; start its digest and sealer.</summary>
+    private async Task BeginRunningAsync()
+    {
+        if (Status.State != BundleJobState.Queued || State.Plan is not { } plan)
+        {
+            return; // already running (admission heard twice), or ended
+        }
+
+        string jobId = this.GetPrimaryKeyString();
+        using IDisposable? scope = logger.BeginJobScope(jobId);
+        SetStatus(Status with { State = BundleJobState.Running, QueuePosition = null, RunningSince = time.GetUtcNow() });
+        await record.WriteStateAsync();
+        LogStarted(logger, jobId, plan.ImageSize, plan.SliceCount);
+        await EnsurePipelineAsync();
+    }
+
+    /// <summary>Gives the job's place in the queue back (best effort: the queue takes back places of ended jobs itself).</summary>
+    private async Task LeaveQueueAsync()
+    {
+        try
+        {
+            await Queue.LeaveAsync(this.GetPrimaryKeyString());
+        }
+        catch (Exception ex) when (ex is TimeoutException or OrleansException)
+        {
+            LogLeaveFailed(logger, ex, this.GetPrimaryKeyString());
+        }
+    }
+
+    /// <summary>Slices not sealed yet (the backlog), from the tar-stream bytes the sealer reports sealed; 0 once finished.</summary>
+    private long PendingSlices(BundleJobStatus status)
     {
         ImageSlicePlan? plan = State.Plan;
-        return plan is null ? 0 : plan.SliceCount - Math.Min(plan.SliceCount, Status.TarBytesSealed / plan.SliceSize);
+        return plan is null || status.IsFinished ? 0 : plan.SliceCount - Math.Min(plan.SliceCount, status.TarBytesSealed / plan.SliceSize);
     }
 
     /// <summary>
@@ -238,6 +327,10 @@ internal sealed partial class BundleJobGrain(
             StartWatchdog();
             await EnsurePipelineAsync();
         }
+        else if (State.Status?.State == BundleJobState.Queued && State.Plan is not null)
+        {
+            StartWatchdog(); // keeps its place in the queue and hears its admission (the first tick re-enters)
+        }
     }
 
     public async Task ReceiveReminder(string reminderName, TickStatus status)
@@ -284,6 +377,12 @@ internal sealed partial class BundleJobGrain(
             return;
         }
 
+        if (Status.State == BundleJobState.Queued)
+        {
+            await EnterQueueAsync();
+            return;
+        }
+
         string jobId = this.GetPrimaryKeyString();
         try
         {
@@ -311,7 +410,8 @@ internal sealed partial class BundleJobGrain(
     {
         if (!Status.IsFinished && State.Spec is not null)
         {
-            await StopAsync(BundleJobState.Cancelled, $"cancelled: {reason}", null, stopSealer: true, stopDigest: true);
+            bool running = Status.State == BundleJobState.Running; // a waiting job has no stages to stop
+            await StopAsync(BundleJobState.Cancelled, $"cancelled: {reason}", null, stopSealer: running, stopDigest: running);
         }
 
         return Status;
@@ -414,6 +514,7 @@ internal sealed partial class BundleJobGrain(
             RecordFinished();
             LogCompleted(logger, jobId, manifestPath);
             await record.WriteStateAsync();
+            await LeaveQueueAsync();
             await StopWatchdogAsync();
         }
         catch (Exception ex)
@@ -434,8 +535,9 @@ internal sealed partial class BundleJobGrain(
     private async Task StopAsync(BundleJobState state, string error, JobErrorKind? errorKind, bool stopSealer, bool stopDigest)
     {
         string jobId = this.GetPrimaryKeyString();
-        SetStatus(Status with { State = state, Error = error, ErrorKind = errorKind, FinishedAt = time.GetUtcNow() });
+        SetStatus(Status with { State = state, Error = error, ErrorKind = errorKind, FinishedAt = time.GetUtcNow(), QueuePosition = null });
         await record.WriteStateAsync();
+        await LeaveQueueAsync();
         try
         {
             using Activity? aborting = JobTracing.StartJobSpan(TelemetryNames.Spans.Abort, State.TraceParent);
@@ -463,6 +565,9 @@ internal sealed partial class BundleJobGrain(
 
     [LoggerMessage(Level = LogLevel.Warning, Message = "Job {JobId}: could not reach a pipeline stage; retrying on the next watchdog tick")]
     private static partial void LogWatchdogRetry(ILogger logger, Exception ex, string jobId);
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "Job {JobId} could not give its place in the job queue back; the queue takes it back itself")]
+    private static partial void LogLeaveFailed(ILogger logger, Exception ex, string jobId);
 
     [LoggerMessage(Level = LogLevel.Information, Message = "Job {JobId} completed: {Manifest}")]
     private static partial void LogCompleted(ILogger logger, string jobId, string manifest);

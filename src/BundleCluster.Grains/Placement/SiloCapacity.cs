@@ -5,7 +5,8 @@ namespace BundleCluster.Grains.Placement;
 
 /// <summary>
 /// A silo's compression slots as the rest of the cluster sees them: published by each silo as silo metadata at
-/// start (<see cref="Hosting.SiloBuilderExtensions.AddBundleClusterGrains"/>), read by placement and dispatch.
+/// start (<see cref="Hosting.SiloBuilderExtensions.AddBundleClusterGrains"/>), read by placement, dispatch and the
+/// job queue's default limit.
 /// </summary>
 internal static class SiloCapacity
 {
@@ -20,4 +21,12 @@ internal static class SiloCapacity
         && int.TryParse(value, CultureInfo.InvariantCulture, out int slots) && slots > 0
             ? slots
             : 1;
+
+    /// <summary>The silos that take work now: Active in the membership (not joining, shutting down or dead).</summary>
+    public static IEnumerable<SiloAddress> ActiveSilos(IClusterMembershipService membership) =>
+        membership.CurrentSnapshot.Members.Values.Where(m => m.Status == SiloStatus.Active).Select(m => m.SiloAddress);
+
+    /// <summary>The compression slots of all active silos: the cluster's capacity for running work at once.</summary>
+    public static int ClusterSlots(IClusterMembershipService membership, ISiloMetadataCache metadata) =>
+        ActiveSilos(membership).Sum(silo => Slots(metadata, silo));
 }

@@ -77,6 +77,5 @@ internal sealed class SliceDispatcher(IClusterMembershipService membership, ISil
         }
     }
 
-    private IEnumerable<SiloAddress> ActiveSilos() =>
-        membership.CurrentSnapshot.Members.Values.Where(m => m.Status == SiloStatus.Active).Select(m => m.SiloAddress);
+    private IEnumerable<SiloAddress> ActiveSilos() => SiloCapacity.ActiveSilos(membership);
 }
