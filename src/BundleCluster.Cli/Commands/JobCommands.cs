@@ -76,7 +76,7 @@ internal static class JobCommands
     }
 
     internal static string Describe(BundleJobStatus s) =>
-        $"{s.JobId}: {s.State} {s.Prefix} {Percent(s)} sealed, {s.PartsWritten} parts, silos: " +
+        $"{s.JobId}: {s.State}{(s.QueuePosition is { } position ? $" (position {position})" : "")} {s.Prefix} {Percent(s)} sealed, {s.PartsWritten} parts, silos: " +
         (s.Silos.Count == 0 ? "-" : string.Join(", ", s.Silos.Select(kv => $"{kv.Key}={CliOptions.Size(kv.Value)}"))) +
         (s.Error is null ? "" : $"; error: {s.Error}") + (s.ManifestPath is null ? "" : $"; manifest: {s.ManifestPath}");
 
@@ -100,7 +100,9 @@ internal static class JobCommands
         s.ManifestPath,
         s.Error,
         s.ErrorKind,
+        s.QueuePosition,
         s.StartedAt,
+        s.RunningSince,
         s.FinishedAt,
         s.TraceId,
     }, Json);
