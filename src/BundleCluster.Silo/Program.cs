@@ -20,6 +20,7 @@ builder.Configuration
 var options = builder.Configuration.GetSection(SiloHostOptions.Section).Get<SiloHostOptions>() ?? new SiloHostOptions();
 options.AllowedRoots.AddRange(builder.Configuration.GetSection("BundleSilo:AllowedRoot").Get<string[]>() ?? []);
 options.KeyRoots.AddRange(builder.Configuration.GetSection("BundleSilo:KeyRoot").Get<string[]>() ?? []);
+options.AllowedS3.AddRange(builder.Configuration.GetSection("BundleSilo:AllowedS3").Get<string[]>() ?? []);
 
 // Settings that could only fail later are refused now, one line each: the host's own here, the pipeline's
 // (BundleClusterOptionsValidator) when the host starts.
@@ -63,6 +64,8 @@ builder.UseOrleans(silo =>
         o.CompressionSlots = options.CompressionSlots ?? o.CompressionSlots;
         o.SlicesInFlight = options.SlicesInFlight ?? o.SlicesInFlight;
         o.MaxRunningJobs = options.MaxRunningJobs ?? o.MaxRunningJobs;
+        o.AllowedS3Prefixes = options.AllowedS3;
+        o.IdentityRoot = options.IdentityRoot is null ? null : Path.GetFullPath(options.IdentityRoot);
     });
 });
 

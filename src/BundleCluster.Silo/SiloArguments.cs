@@ -15,26 +15,32 @@ internal static class SiloArguments
         ["--compression-slots"] = "BundleSilo:CompressionSlots",
         ["--slices-in-flight"] = "BundleSilo:SlicesInFlight",
         ["--max-running-jobs"] = "BundleSilo:MaxRunningJobs",
+        ["--identity-root"] = "BundleSilo:IdentityRoot",
+    };
+
+    /// <summary>Flags that may repeat, and the indexed configuration key each becomes.</summary>
+    public static readonly Dictionary<string, string> RepeatableFlags = new()
+    {
+        ["--allowed-root"] = "AllowedRoot",
+        ["--key-root"] = "KeyRoot",
+        ["--allowed-s3"] = "AllowedS3",
     };
 
     /// <summary>
-    /// Rewrites each "--allowed-root DIR" and "--key-root DIR" as an indexed key, since configuration keeps only the
-    /// last of a repeated flag.
+    /// Rewrites each "--allowed-root DIR", "--key-root DIR" and "--allowed-s3 S3URI" as an indexed key, since
+    /// configuration keeps only the last of a repeated flag.
     /// </summary>
     public static string[] Normalize(string[] args)
     {
         var result = new List<string>();
-        int root = 0;
-        int keyRoot = 0;
+        var counts = new Dictionary<string, int>();
         for (int i = 0; i < args.Length; i++)
         {
-            if (args[i] == "--allowed-root" && i + 1 < args.Length)
+            if (RepeatableFlags.TryGetValue(args[i], out string? key) && i + 1 < args.Length)
             {
-                result.Add($"--BundleSilo:AllowedRoot:{root++}={args[++i]}");
-            }
-            else if (args[i] == "--key-root" && i + 1 < args.Length)
-            {
-                result.Add($"--BundleSilo:KeyRoot:{keyRoot++}={args[++i]}");
+                int index = counts.GetValueOrDefault(key);
+                counts[key] = index + 1;
+                result.Add($"--BundleSilo:{key}:{index}={args[++i]}");
             }
             else
             {

@@ -31,6 +31,12 @@ public sealed class SiloHostOptions
     /// <summary>Directories holding key and certificate files (mounted secrets), besides the allowed roots.</summary>
     public List<string> KeyRoots { get; set; } = [];
 
+    /// <summary>s3://bucket/prefix locations jobs may read images from and write bundles to (none: no S3).</summary>
+    public List<string> AllowedS3 { get; set; } = [];
+
+    /// <summary>Directory of named signing identities (NAME/cert.pem, NAME/pk.pem, NAME/cloud-cert.pem).</summary>
+    public string? IdentityRoot { get; set; }
+
     /// <summary>Compressions at once on this silo (default: one per core).</summary>
     public int? CompressionSlots { get; set; }
 

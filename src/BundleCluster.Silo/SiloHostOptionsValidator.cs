@@ -23,6 +23,23 @@ internal sealed class SiloHostOptionsValidator : IValidateOptions<SiloHostOption
             failures.Add("at least one --allowed-root DIR is required; a silo reads images only under allowed roots");
         }
 
+        foreach (string prefix in options.AllowedS3)
+        {
+            try
+            {
+                BundleCluster.Storage.S3.S3Location.Parse(prefix);
+            }
+            catch (BundleCluster.Format.Errors.BundleException ex)
+            {
+                failures.Add($"--allowed-s3: {ex.Message}");
+            }
+        }
+
+        if (options.IdentityRoot is { } identities && !Directory.Exists(identities))
+        {
+            failures.Add($"--identity-root '{identities}' is not an existing directory");
+        }
+
         if (!IPAddress.TryParse(options.Advertise, out _))
         {
             failures.Add($"--advertise '{options.Advertise}' is not an IP address");

@@ -63,4 +63,23 @@ public sealed record BundleJobSpec
 
     /// <summary>The tenant's limits when the job was submitted, enforced by the job queue; null = none.</summary>
     [Id(18)] public TenantQuota? Quota { get; init; }
+
+    /// <summary>
+    /// A signing identity by name, instead of the three key paths: the silos read <c>cert.pem</c>, <c>pk.pem</c> and
+    /// <c>cloud-cert.pem</c> from <c>IDENTITY-ROOT/NAME/</c> (bundle-silo --identity-root: mounted secrets), so a request
+    /// from outside the cluster never carries a key or a key path.
+    /// </summary>
+    [Id(19)] public string? Identity { get; init; }
+
+    /// <summary>The tenant's own allowance, checked by the silos on top of theirs: directory roots and s3:// prefixes.</summary>
+    [Id(20)] public TenantAllowance? Allowance { get; init; }
+
+    /// <summary>Free-form labels to find the job by (bundle-api's <c>label=k=v</c> filter).</summary>
+    [Id(21)] public IReadOnlyDictionary<string, string>? Labels { get; init; }
+
+    /// <summary>
+    /// A digest of the request that created the job (bundle-api): the same idempotency key with a different request is
+    /// refused instead of answered with the first job.
+    /// </summary>
+    [Id(22)] public string? RequestFingerprint { get; init; }
 }

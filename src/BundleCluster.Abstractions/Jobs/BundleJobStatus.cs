@@ -71,5 +71,11 @@ public sealed record BundleJobStatus
     /// <summary>The tenant the job belongs to (bundle-api), null for jobs submitted inside the cluster.</summary>
     [Id(26)] public string? Tenant { get; init; }
 
+    /// <summary>The job's labels, as submitted.</summary>
+    [Id(27)] public IReadOnlyDictionary<string, string>? Labels { get; init; }
+
+    /// <summary>Digest of the request that created the job (see <see cref="BundleJobSpec.RequestFingerprint"/>).</summary>
+    [Id(28)] public string? RequestFingerprint { get; init; }
+
     public bool IsFinished => State is BundleJobState.Completed or BundleJobState.Failed or BundleJobState.Cancelled;
 }

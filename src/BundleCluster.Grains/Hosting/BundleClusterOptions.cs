@@ -37,8 +37,25 @@ public sealed class BundleClusterOptions
     /// </summary>
     public bool JobsOutliveProcess { get; set; } = true;
 
-    /// <summary>Where key and certificate files may lie: the key roots and the allowed roots (none when unconfined).</summary>
-    public IReadOnlyCollection<string> KeyFileRoots() => AllowedRoots.Count == 0 ? [] : [.. KeyRoots, .. AllowedRoots];
+    /// <summary>
+    /// s3://bucket/prefix locations images may be read from and bundles written to. A confined silo (one with allowed
+    /// roots) refuses every other S3 location; an unconfined one (embedded) allows all.
+    /// </summary>
+    public List<string> AllowedS3Prefixes { get; set; } = [];
+
+    /// <summary>
+    /// The directory of named signing identities (<c>NAME/cert.pem</c>, <c>NAME/pk.pem</c>, <c>NAME/cloud-cert.pem</c>),
+    /// mounted secrets in Kubernetes; a job naming an identity reads its keys from here. Null: jobs cannot name one.
+    /// </summary>
+    public string? IdentityRoot { get; set; }
+
+    /// <summary>Where key and certificate files may lie: the key roots, the identity root and the allowed roots (none when unconfined).</summary>
+    public IReadOnlyCollection<string> KeyFileRoots() =>
+        AllowedRoots.Count == 0 ? [] : [.. KeyRoots, .. IdentityRoot is null ? Array.Empty<string>() : [IdentityRoot], .. AllowedRoots];
+
+    /// <summary>Where images and bundles may be: the allowed roots and S3 prefixes (unconfined without allowed roots).</summary>
+    public Storage.Confinement Confinement() =>
+        AllowedRoots.Count == 0 ? Storage.Confinement.None : new Storage.Confinement(AllowedRoots, AllowedS3Prefixes);
 
     /// <summary>How long one call to a chunk grain may take before the sealer asks again (a slice compresses in well under a second).</summary>
     public TimeSpan ChunkCallTimeout { get; set; } = TimeSpan.FromSeconds(10);

@@ -72,9 +72,13 @@ internal sealed partial class BundleJobGrain(
             CompressionLevel = spec.CompressionLevel,
             StartedAt = time.GetUtcNow(),
             TraceId = _jobSpan?.TraceId.ToHexString(),
+            Tenant = spec.Tenant,
+            Labels = spec.Labels,
+            RequestFingerprint = spec.RequestFingerprint,
         });
         try
         {
+            State.Spec = spec = JobPreparation.WithIdentity(spec, options.Value);
             _sink = PlanExtensions.OpenSink(spec.Destination, jobId, spec.S3, options.Value);
             JobPreparation.Prepared prepared;
             using (Activity? preparing = JobTracing.StartJobSpan(TelemetryNames.Spans.Prepare, State.TraceParent))
@@ -104,7 +108,6 @@ internal sealed partial class BundleJobGrain(
                 Prefix = prepared.Prefix,
                 ImageBytes = prepared.Plan.ImageSize,
                 TarBytes = prepared.Plan.TarLength,
-                Tenant = spec.Tenant,
             });
         }
         catch (Exception ex)

@@ -7,6 +7,7 @@ using BundleCluster.Format.Errors;
 using BundleCluster.Format.Keys;
 using BundleCluster.Format.Tar;
 using BundleCluster.Grains.Hosting;
+using BundleCluster.Storage;
 using BundleCluster.Storage.Sinks;
 using BundleCluster.Storage.Sources;
 
@@ -42,8 +43,9 @@ internal static class JobPreparation
         Field("idempotencyKey", () => jobId.Length <= 256 && !jobId.Any(char.IsControl)
             ? true
             : throw BundleException.InvalidParameter("the idempotency key must be at most 256 characters without control characters"));
-        Field("destination", () => Storage.StorageLocation.From(spec.Destination) is Storage.S3.S3Location
-            || Confine(spec.Destination, options.AllowedRoots, "destination"));
+        Field("destination", () => RequireAllowed(spec.Destination, spec.Allowance?.Destinations, options, "destination"));
+        Field("image", () => RequireAllowed(spec.ImagePath, spec.Allowance?.Images, options, "image"));
+        IReadOnlyCollection<string> tenantImageRoots = spec.Allowance is null ? [] : Confinement.Of(spec.Allowance.Images).Roots;
         Field("s3", () => Pipeline.PlanExtensions.Settings(spec.S3)?.Validate());
         Field("user", () => ManifestMetadata.NormalizeAccount(spec.User));
         Field("architecture", () => ManifestMetadata.ValidateArchitecture(spec.Architecture));
@@ -70,7 +72,11 @@ internal static class JobPreparation
         try
         {
             opened = await ImageReaders.OpenAsync(spec.ImagePath, Pipeline.PlanExtensions.Settings(spec.S3), null, ct,
-                f => AllowedRoots.RequireOpened(f, options.AllowedRoots, "image"));
+                f =>
+                {
+                    AllowedRoots.RequireOpened(f, options.AllowedRoots, "image");
+                    AllowedRoots.RequireOpened(f, tenantImageRoots, "image");
+                });
         }
         catch (BundleException ex)
         {
@@ -99,9 +105,53 @@ internal static class JobPreparation
         return new Prepared(plan, WrappedBundleKey.Wrap(key, userCert, cloudCert), prefix, privateKeyVersion);
     }
 
-    private static bool Confine(string path, IReadOnlyCollection<string> roots, string what)
+    /// <summary>
+    /// The spec with a named signing identity turned into its three files under the silo's identity root. The name is
+    /// one path segment of safe characters, so it can never lead out of the root.
+    /// </summary>
+    public static BundleJobSpec WithIdentity(BundleJobSpec spec, BundleClusterOptions options)
     {
-        AllowedRoots.Require(path, roots, what);
+        if (spec.Identity is not { } name)
+        {
+            return spec;
+        }
+
+        return Field("identity", () =>
+        {
+            if (name.Length is 0 or > 64 || name is "." or ".." || !name.All(c => char.IsAsciiLetterOrDigit(c) || c is '-' or '_' or '.'))
+            {
+                throw BundleException.InvalidParameter($"identity '{name}' is not a name (1-64 letters, digits, '-', '_' or '.')");
+            }
+
+            string root = options.IdentityRoot
+                ?? throw BundleException.InvalidParameter($"identity '{name}' cannot be used: this cluster has no identity root (bundle-silo --identity-root)");
+            string directory = Path.Combine(root, name);
+            return Directory.Exists(directory)
+                ? spec with
+                {
+                    UserCertificatePath = Path.Combine(directory, "cert.pem"),
+                    PrivateKeyPath = Path.Combine(directory, "pk.pem"),
+                    CloudCertificatePath = Path.Combine(directory, "cloud-cert.pem"),
+                }
+                : throw new BundleException(BundleErrorKind.FileNotFound, $"identity '{name}' does not exist on this cluster");
+        });
+    }
+
+    /// <summary>The silo's confinement, then the tenant's (when the job has one: an empty list there allows nothing).</summary>
+    private static bool RequireAllowed(string location, IReadOnlyList<string>? tenantEntries, BundleClusterOptions options, string what)
+    {
+        options.Confinement().Require(location, what);
+        if (tenantEntries is not null)
+        {
+            Confinement tenant = Confinement.Of(tenantEntries);
+            if (!tenant.IsConfined)
+            {
+                throw BundleException.InvalidParameter($"the job's tenant may use no {what} location at all");
+            }
+
+            tenant.Require(location, what);
+        }
+
         return true;
     }
 
