@@ -18,6 +18,32 @@ public sealed class BundleClusterConnectionOptions
     public string ClusterId { get; set; } = "bundlecluster";
 
     public string ServiceId { get; set; } = "bundlecluster";
+
+    /// <summary>
+    /// False (the default): starting fails at once when no silo answers — a clear error beats a hang for tools. True,
+    /// for a service that starts beside the cluster (bundle-api): keep trying every 2 seconds until a silo answers.
+    /// </summary>
+    public bool WaitForCluster { get; set; }
+}
+
+/// <summary>Fails the client's start at once, or retries it while the cluster is not up yet (<see cref="BundleClusterConnectionOptions.WaitForCluster"/>).</summary>
+internal sealed partial class ClusterConnectionRetry(IOptions<BundleClusterConnectionOptions> options, ILogger<ClusterConnectionRetry> logger)
+    : IClientConnectionRetryFilter
+{
+    public async Task<bool> ShouldRetryConnectionAttempt(Exception exception, CancellationToken cancellationToken)
+    {
+        if (!options.Value.WaitForCluster)
+        {
+            return false;
+        }
+
+        LogWaiting(logger, options.Value.Redis, exception.Message.Split('\n', 2)[0]);
+        await Task.Delay(TimeSpan.FromSeconds(2), cancellationToken);
+        return true;
+    }
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "No silo of the cluster at {Redis} answers yet ({Reason}); trying again in 2 s")]
+    private static partial void LogWaiting(ILogger logger, string redis, string reason);
 }
 
 /// <summary>Refuses connection settings that could never connect, naming the setting.</summary>
@@ -132,7 +158,7 @@ public static class BundleClusterConnection
         builder.UseOrleansClient(client => client
             .AddActivityPropagation() // the caller's trace context reaches the job: its bundle.job span joins that trace
             .UseRedisClustering(_ => { })
-            .UseConnectionRetryFilter((_, _) => Task.FromResult(false))); // fail fast: a clear error beats a hang
+            .UseConnectionRetryFilter<ClusterConnectionRetry>());
         // Orleans' own options follow ours, read when the client is built (so configuration binding applies).
         builder.Services.AddOptions<Orleans.Clustering.Redis.RedisClusteringOptions>().Configure<IOptions<BundleClusterConnectionOptions>>((o, connection) =>
         {

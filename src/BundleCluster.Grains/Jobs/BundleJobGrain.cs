@@ -78,6 +78,12 @@ internal sealed partial class BundleJobGrain(
         });
         try
         {
+            if (spec.Tenant is { } tenant)
+            {
+                // Listed before preparation, so a tenant sees its refused jobs too (the reason is in their status).
+                await GrainFactory.GetGrain<ITenantJobsGrain>(tenant).AddAsync(jobId);
+            }
+
             State.Spec = spec = JobPreparation.WithIdentity(spec, options.Value);
             _sink = PlanExtensions.OpenSink(spec.Destination, jobId, spec.S3, options.Value);
             JobPreparation.Prepared prepared;

@@ -41,7 +41,8 @@ public static class AllowedRoots
     {
         foreach (string root in roots)
         {
-            if (RealPath.Resolve(root) is { } resolvedRoot && RealPath.IsUnder(resolved, resolvedRoot))
+            // The root itself counts (a destination directory may be the allowed directory).
+            if (RealPath.Resolve(root) is { } resolvedRoot && (resolved == resolvedRoot || RealPath.IsUnder(resolved, resolvedRoot)))
             {
                 return;
             }

@@ -1,0 +1,26 @@
+using BundleCluster.Client;
+using Microsoft.AspNetCore.Diagnostics;
+using Microsoft.AspNetCore.Http;
+
+namespace BundleCluster.Api;
+
+/// <summary>
+/// The cluster not answering (no silo yet, silos restarting, the client still connecting) is a 503 problem with one
+/// sentence, never a stack trace; the caller retries. Other failures stay 500s (the framework's problem document).
+/// </summary>
+internal sealed class ClusterUnavailableHandler : IExceptionHandler
+{
+    public async ValueTask<bool> TryHandleAsync(HttpContext httpContext, Exception exception, CancellationToken cancellationToken)
+    {
+        if (exception is not (ClusterUnreachableException or SiloUnavailableException or TimeoutException or OrleansMessageRejectionException
+            or Orleans.Runtime.Messaging.ConnectionFailedException or InvalidOperationException { Source: "Orleans.Core" }))
+        {
+            return false;
+        }
+
+        httpContext.Response.Headers.RetryAfter = "5";
+        await Problems.Of(StatusCodes.Status503ServiceUnavailable, "Cluster unavailable",
+            "the cluster does not answer right now; try again shortly").ExecuteAsync(httpContext);
+        return true;
+    }
+}
