@@ -21,6 +21,9 @@ public static class RepositoryPaths
     /// <summary>The built bundle-silo.dll (the configuration the tests were built in).</summary>
     public static string SiloDll => BuiltProgram("BundleCluster.Silo", "bundle-silo.dll");
 
+    /// <summary>The built bundle-api.dll.</summary>
+    public static string ApiDll => BuiltProgram("BundleCluster.Api", "bundle-api.dll");
+
     /// <summary>The built bundlectl.dll, run from its own output folder (its own dependency set).</summary>
     public static string CliDll => BuiltProgram("BundleCluster.Cli", "bundlectl.dll");
 

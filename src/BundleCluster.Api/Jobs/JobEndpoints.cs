@@ -147,7 +147,8 @@ internal static class JobEndpoints
             string field = FieldOf(ex);
             string detail = ex.Message.StartsWith(UnknownProperty, StringComparison.Ordinal) ? $"'{field}' is not a field of a job request"
                 : ex.Message.Contains("could not be converted", StringComparison.Ordinal) ? $"'{field}' has the wrong type of value"
-                : field == "body" ? "the body is not valid JSON" : $"the body is not valid JSON (at '{field}')";
+                : "the body is not valid JSON";
+            field = detail.StartsWith("the body", StringComparison.Ordinal) ? "body" : field;
             return (null, Problems.BadRequest(detail, field));
         }
     }

@@ -121,6 +121,13 @@ public sealed record JobRequest
                     return (null, Problems.Forbidden($"tenant '{tenant.Name}' may use no {field} location", field));
                 }
 
+                // By name first, whether or not the file exists: a path outside the tenant's roots is refused the same
+                // way either way, so no tenant learns what exists elsewhere.
+                if (!Storage.S3.S3Location.IsS3(location) && !allowance.Roots.Any(root => IsAtOrUnder(Path.GetFullPath(location), Path.GetFullPath(root))))
+                {
+                    return (null, Problems.Forbidden($"tenant '{tenant.Name}' may not use {field} '{location}'", field));
+                }
+
                 allowance.Require(location, field);
             }
             catch (Format.Errors.BundleException ex)
@@ -179,6 +186,9 @@ public sealed record JobRequest
     /// <summary>The job id for an idempotency key: per tenant (two tenants' "nightly-1" are two jobs), hex, fixed length.</summary>
     public static string JobIdFor(string tenant, string idempotencyKey) =>
         Convert.ToHexStringLower(SHA256.HashData(Encoding.UTF8.GetBytes($"{tenant}\n{idempotencyKey}")))[..32];
+
+    private static bool IsAtOrUnder(string path, string root) =>
+        path == root.TrimEnd('/') || path.StartsWith(root.TrimEnd('/') + "/", StringComparison.Ordinal);
 
     private static string? PathProblem(string location)
     {

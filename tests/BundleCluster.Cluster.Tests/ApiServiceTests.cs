@@ -1,0 +1,381 @@
+using System.Net;
+using System.Net.Http.Headers;
+using System.Text;
+using System.Text.Json;
+using System.Text.Json.Nodes;
+using BundleCluster.TestSupport;
+
+namespace BundleCluster.Cluster.Tests;
+
+/// <summary>
+/// redis-server, two bundle-silo processes holding a signing identity, and bundle-api in front, as a team runs them;
+/// two tenants (alice's team-a, bob's team-b) and an autoscaler that may read the scale signal.
+/// </summary>
+public sealed class ApiServiceFixture : IAsyncLifetime
+{
+    private readonly RedisServer _redis = new();
+    private readonly List<SiloProcess> _silos = [];
+    private readonly string _clusterId = "api-" + Guid.NewGuid().ToString("N")[..8];
+
+    public TempDirectory Dir { get; } = new("api");
+
+    public TestTokens Tokens { get; private set; } = null!;
+
+    public ApiProcess Api { get; private set; } = null!;
+
+    public string ImagesA => Path.Combine(Dir.Path, "a-images");
+
+    public string OutA => Path.Combine(Dir.Path, "a-out");
+
+    public string ImagesB => Path.Combine(Dir.Path, "b-images");
+
+    /// <summary>The logs of every process, to check that no secret reaches them.</summary>
+    public string AllLogs => string.Join("\n", _silos.Select(s => s.Log).Append(Api.Log));
+
+    public async Task InitializeAsync()
+    {
+        foreach (string dir in new[] { ImagesA, OutA, ImagesB, Path.Combine(Dir.Path, "b-out") })
+        {
+            Directory.CreateDirectory(dir);
+        }
+
+        // Signing identities as the silos' operator mounts them: IDENTITY-ROOT/NAME/{cert,pk,cloud-cert}.pem.
+        string identities = Dir.Sub("identities");
+        foreach (string name in new[] { "dev", "other" })
+        {
+            string dir = Directory.CreateDirectory(Path.Combine(identities, name)).FullName;
+            TestIdentity user = TestIdentity.User(Dir.Path);
+            File.Copy(user.CertificatePath, Path.Combine(dir, "cert.pem"));
+            File.Copy(user.PrivateKeyPath, Path.Combine(dir, "pk.pem"));
+            File.Copy(TestIdentity.Cloud(Dir.Path).CertificatePath, Path.Combine(dir, "cloud-cert.pem"));
+        }
+
+        string tenants = Dir.File("tenants.json");
+        File.WriteAllText(tenants, $$$"""
+            {"claim": "sub",
+             "tenants": {
+               "team-a": {"subjects": ["alice"], "images": ["{{{ImagesA}}}"], "destinations": ["{{{OutA}}}"], "identities": ["dev"]},
+               "team-b": {"subjects": ["bob"], "images": ["{{{ImagesB}}}"], "destinations": ["{{{Dir.Path}}}/b-out"], "identities": ["dev"]}},
+             "scaleReaders": ["autoscaler"]}
+            """);
+        Tokens = TestTokens.Rsa(Dir.Path);
+        for (int i = 0; i < 2; i++)
+        {
+            var silo = new SiloProcess(_redis.Address, _clusterId, [Dir.Path], flags: ["--identity-root", identities]);
+            _silos.Add(silo);
+        }
+
+        foreach (SiloProcess silo in _silos)
+        {
+            await silo.WaitStartedAsync();
+        }
+
+        Api = new ApiProcess(_redis.Address, _clusterId, ["--jwt-key-file", Tokens.PublicKeyPath, "--jwt-issuer", TestTokens.Issuer,
+            "--jwt-audience", TestTokens.Audience, "--tenants", tenants]);
+        await Api.WaitReadyAsync();
+    }
+
+    /// <summary>A plain HTTP client (no SDK) with <paramref name="subject"/>'s token, or none.</summary>
+    public HttpClient Http(string? subject = "alice")
+    {
+        var http = new HttpClient { BaseAddress = Api.BaseAddress, Timeout = TimeSpan.FromMinutes(2) };
+        if (subject is not null)
+        {
+            http.DefaultRequestHeaders.Authorization = new AuthenticationHeaderValue("Bearer", Tokens.For(subject));
+        }
+
+        return http;
+    }
+
+    public Task DisposeAsync()
+    {
+        Api?.Dispose();
+        foreach (SiloProcess silo in _silos)
+        {
+            silo.Dispose();
+        }
+
+        _redis.Dispose();
+        Tokens?.Dispose();
+        Dir.Dispose();
+        return Task.CompletedTask;
+    }
+}
+
+/// <summary>bundle-api against real processes, spoken to in plain HTTP (what a pipeline in any language does).</summary>
+[Trait("Tier", "Slow")] // redis-server, two bundle-silo processes and bundle-api
+public sealed class ApiServiceTests(ApiServiceFixture service) : IClassFixture<ApiServiceFixture>
+{
+    private static StringContent Json(object body) => new(JsonSerializer.Serialize(body), Encoding.UTF8, "application/json");
+
+    private object Job(string image, string? destination = null, object? labels = null, int? level = null) => new
+    {
+        image,
+        destination = destination ?? service.OutA,
+        account = "123456789012",
+        identity = "dev",
+        labels,
+        level,
+    };
+
+    private string Image(string name, long size = 3_000_000, string? directory = null) =>
+        TestImages.Create(Path.Combine(directory ?? service.ImagesA, name), size, seed: name.Length);
+
+    private static async Task<JsonObject> ProblemAsync(HttpResponseMessage response, HttpStatusCode expected)
+    {
+        string body = await response.Content.ReadAsStringAsync();
+        Assert.True(response.StatusCode == expected, $"{(int)response.StatusCode} instead of {(int)expected}: {body}");
+        Assert.Equal("application/problem+json", response.Content.Headers.ContentType?.MediaType);
+        return JsonNode.Parse(body)!.AsObject();
+    }
+
+    /// <summary>Reads a job's SSE stream to its final event; returns every (event, id, data) seen.</summary>
+    private static async Task<List<(string Event, string Id, JsonObject Data)>> ReadEventsAsync(HttpClient http, string location, string? lastEventId = null)
+    {
+        using var request = new HttpRequestMessage(HttpMethod.Get, location + "/events");
+        if (lastEventId is not null)
+        {
+            request.Headers.Add("Last-Event-ID", lastEventId);
+        }
+
+        using HttpResponseMessage response = await http.SendAsync(request, HttpCompletionOption.ResponseHeadersRead);
+        Assert.Equal(HttpStatusCode.OK, response.StatusCode);
+        Assert.Equal("text/event-stream", response.Content.Headers.ContentType?.MediaType);
+        using var reader = new StreamReader(await response.Content.ReadAsStreamAsync());
+        var events = new List<(string, string, JsonObject)>();
+        string? type = null, id = null, data = null;
+        while (await reader.ReadLineAsync() is { } line)
+        {
+            if (line.Length == 0)
+            {
+                events.Add((type ?? "message", id ?? "", JsonNode.Parse(data!)!.AsObject()));
+                if (type == "final")
+                {
+                    break;
+                }
+
+                (type, id, data) = (null, null, null);
+            }
+            else if (line.StartsWith("event: ", StringComparison.Ordinal))
+            {
+                type = line["event: ".Length..];
+            }
+            else if (line.StartsWith("id: ", StringComparison.Ordinal))
+            {
+                id = line["id: ".Length..];
+            }
+            else if (line.StartsWith("data: ", StringComparison.Ordinal))
+            {
+                data = line["data: ".Length..];
+            }
+        }
+
+        return events;
+    }
+
+    [Fact]
+    public async Task A_job_over_plain_HTTP_runs_on_both_silos_its_event_stream_ends_Completed_and_the_bundle_restores_with_real_tools()
+    {
+        string image = ClusterJobs.BusyImage(Path.Combine(service.ImagesA, "web.img"), 40_000_000, seed: 70);
+        string destination = Directory.CreateDirectory(Path.Combine(service.OutA, "web")).FullName;
+        using HttpClient http = service.Http();
+
+        HttpResponseMessage submitted = await http.PostAsync("/v1/jobs", Json(Job(image, destination, new { team = "web", night = "1" }, level: 9)));
+
+        Assert.Equal(HttpStatusCode.Accepted, submitted.StatusCode);
+        string location = submitted.Headers.Location!.OriginalString;
+        JsonObject job = JsonNode.Parse(await submitted.Content.ReadAsStringAsync())!.AsObject();
+        Assert.Equal($"/v1/jobs/{job["id"]}", location);
+        List<(string Event, string Id, JsonObject Data)> events = await ReadEventsAsync(http, location).WaitAsync(TimeSpan.FromMinutes(3));
+        (string type, string lastId, JsonObject final) = events[^1];
+        Assert.Equal("final", type);
+        Assert.Equal("Completed", final["state"]!.GetValue<string>());
+        Assert.True(events.Count >= 2, "a status event before the final one");
+        Assert.Equal(2, final["silos"]!.AsObject().Count);
+        Assert.Equal("web", final["labels"]!["team"]!.GetValue<string>());
+        string manifest = final["manifest"]!.GetValue<string>();
+        string restored = ClassicPipeline.Restore(service.Dir.Path, manifest, TestIdentity.User(service.Dir.Path));
+        Assert.True(TestImages.SameContent(image, Path.Combine(restored, "web.img")));
+
+        // A client that lost the connection reconnects with the last id it saw: it still gets the final state.
+        List<(string Event, string Id, JsonObject Data)> again = await ReadEventsAsync(http, location, lastId);
+        Assert.Equal("final", again[^1].Event);
+        Assert.Equal("Completed", again[^1].Data["state"]!.GetValue<string>());
+
+        // The tenant finds it by label; its listing is its own.
+        JsonObject page = JsonNode.Parse(await http.GetStringAsync("/v1/jobs?label=team=web&state=Completed"))!.AsObject();
+        Assert.Contains(page["jobs"]!.AsArray(), j => j!["id"]!.GetValue<string>() == job["id"]!.GetValue<string>());
+        using HttpClient bob = service.Http("bob");
+        JsonObject bobs = JsonNode.Parse(await bob.GetStringAsync("/v1/jobs"))!.AsObject();
+        Assert.DoesNotContain(bobs["jobs"]!.AsArray(), j => j!["id"]!.GetValue<string>() == job["id"]!.GetValue<string>());
+    }
+
+    [Fact]
+    public async Task An_idempotency_key_names_one_job_even_when_two_requests_race_and_refuses_a_different_request()
+    {
+        string image = Image("idem.img");
+        string destination = Directory.CreateDirectory(Path.Combine(service.OutA, "idem")).FullName;
+        using HttpClient http = service.Http();
+        string key = "nightly/web/" + Guid.NewGuid().ToString("N");
+        HttpRequestMessage Submit(object body)
+        {
+            var request = new HttpRequestMessage(HttpMethod.Post, "/v1/jobs") { Content = Json(body) };
+            request.Headers.Add("Idempotency-Key", key);
+            return request;
+        }
+
+        HttpResponseMessage[] raced = await Task.WhenAll(http.SendAsync(Submit(Job(image, destination))), http.SendAsync(Submit(Job(image, destination))));
+        HttpResponseMessage later = await http.SendAsync(Submit(Job(image, destination)));
+
+        Assert.All(raced.Append(later), r => Assert.Equal(HttpStatusCode.Accepted, r.StatusCode));
+        Assert.Single(raced.Append(later).Select(r => r.Headers.Location!.OriginalString).Distinct());
+        JsonObject problem = await ProblemAsync(await http.SendAsync(Submit(Job(image, destination, level: 9))), HttpStatusCode.UnprocessableEntity);
+        Assert.Equal("Idempotency-Key", problem["field"]!.GetValue<string>());
+
+        // Another tenant's identical key is another job.
+        string bobImage = Image("idem.img", directory: service.ImagesB);
+        using HttpClient bob = service.Http("bob");
+        var bobs = new HttpRequestMessage(HttpMethod.Post, "/v1/jobs") { Content = Json(Job(bobImage, Path.Combine(service.Dir.Path, "b-out"))) };
+        bobs.Headers.Add("Idempotency-Key", key);
+        HttpResponseMessage bobResponse = await bob.SendAsync(bobs);
+        Assert.Equal(HttpStatusCode.Accepted, bobResponse.StatusCode);
+        Assert.NotEqual(later.Headers.Location, bobResponse.Headers.Location);
+    }
+
+    [Fact]
+    public async Task Tokens_that_are_missing_expired_for_another_audience_badly_signed_or_unsigned_get_401_with_the_reason()
+    {
+        using TestTokens stranger = TestTokens.Rsa(service.Dir.Sub("stranger"));
+        (string? Token, string Reason)[] cases =
+        [
+            (null, "a bearer token is required"),
+            (service.Tokens.For("alice", lifetime: TimeSpan.FromMinutes(-5)), "expired"),
+            (service.Tokens.For("alice", audience: "someone-else"), "another audience"),
+            (service.Tokens.For("alice", issuer: "https://evil.test"), "another issuer"),
+            (stranger.For("alice"), "signature"),
+            (service.Tokens.WithoutSignature("alice"), "signature"),
+            ("not-a-jwt", "well-formed"),
+        ];
+        using HttpClient http = service.Http(subject: null);
+        foreach ((string? token, string reason) in cases)
+        {
+            using var request = new HttpRequestMessage(HttpMethod.Get, "/v1/jobs");
+            if (token is not null)
+            {
+                request.Headers.Authorization = new AuthenticationHeaderValue("Bearer", token);
+            }
+
+            JsonObject problem = await ProblemAsync(await http.SendAsync(request), HttpStatusCode.Unauthorized);
+            Assert.Contains(reason, problem["detail"]!.GetValue<string>());
+        }
+
+        // Health is the one thing open to anyone; the scale signal wants its own grant.
+        Assert.Equal(HttpStatusCode.OK, (await http.GetAsync("/health/live")).StatusCode);
+        using HttpClient alice = service.Http();
+        await ProblemAsync(await alice.GetAsync("/v1/scale"), HttpStatusCode.Forbidden);
+        using HttpClient autoscaler = service.Http("autoscaler");
+        JsonObject scale = JsonNode.Parse(await autoscaler.GetStringAsync("/v1/scale"))!.AsObject();
+        Assert.Equal(2, scale["activeSilos"]!.GetValue<int>());
+        Assert.True(scale["compressionSlots"]!.GetValue<int>() >= 2);
+        Assert.Equal(["queuedJobs", "runningJobs", "slicesPending", "activeSilos", "compressionSlots", "maxRunningJobs"], scale.Select(p => p.Key));
+        await ProblemAsync(await autoscaler.GetAsync("/v1/jobs"), HttpStatusCode.Forbidden); // in no tenant
+    }
+
+    [Fact]
+    public async Task What_a_tenant_may_not_touch_is_refused_naming_the_field_and_no_file_is_touched()
+    {
+        string image = Image("mine.img");
+        string outside = Image("outside.img", directory: service.Dir.Path);
+        string link = Path.Combine(service.ImagesA, "link.img");
+        File.CreateSymbolicLink(link, outside);
+        string destination = Directory.CreateDirectory(Path.Combine(service.OutA, "refused")).FullName;
+        using HttpClient http = service.Http();
+
+        (object Body, HttpStatusCode Status, string Field)[] cases =
+        [
+            (Job(outside, destination), HttpStatusCode.Forbidden, "image"),
+            (Job(Path.Combine(service.ImagesB, "x.img"), destination), HttpStatusCode.Forbidden, "image"),
+            (Job(link, destination), HttpStatusCode.Forbidden, "image"),
+            (Job(service.ImagesA + "/../outside.img", destination), HttpStatusCode.UnprocessableEntity, "image"),
+            (Job(image, service.Dir.Path), HttpStatusCode.Forbidden, "destination"),
+            (Job(image, "s3://some-bucket/x"), HttpStatusCode.Forbidden, "destination"),
+            (new { image, destination, account = "123456789012", identity = "other" }, HttpStatusCode.Forbidden, "identity"),
+            (new { image, destination, account = "123456789012", identity = "../dev" }, HttpStatusCode.Forbidden, "identity"),
+        ];
+        foreach ((object body, HttpStatusCode status, string field) in cases)
+        {
+            JsonObject problem = await ProblemAsync(await http.PostAsync("/v1/jobs", Json(body)), status);
+            Assert.Equal(field, problem["field"]!.GetValue<string>());
+        }
+
+        Assert.Empty(Directory.GetFileSystemEntries(destination));
+        Assert.DoesNotContain(Directory.GetFileSystemEntries(service.Dir.Path, "*.manifest.xml", SearchOption.AllDirectories),
+            m => m.Contains("refused", StringComparison.Ordinal) || m.Contains("outside", StringComparison.Ordinal));
+    }
+
+    [Fact]
+    public async Task Another_tenants_job_is_404_to_read_to_cancel_and_to_follow()
+    {
+        string image = Image("private.img");
+        using HttpClient alice = service.Http();
+        HttpResponseMessage submitted = await alice.PostAsync("/v1/jobs", Json(Job(image, Directory.CreateDirectory(Path.Combine(service.OutA, "private")).FullName)));
+        string location = submitted.Headers.Location!.OriginalString;
+        using HttpClient bob = service.Http("bob");
+
+        await ProblemAsync(await bob.GetAsync(location), HttpStatusCode.NotFound);
+        await ProblemAsync(await bob.PostAsync(location + ":cancel", null), HttpStatusCode.NotFound);
+        await ProblemAsync(await bob.GetAsync(location + "/events"), HttpStatusCode.NotFound);
+        await ProblemAsync(await bob.GetAsync("/v1/jobs/0123456789abcdef0123456789abcdef"), HttpStatusCode.NotFound);
+        await ProblemAsync(await bob.GetAsync("/v1/jobs/..%2F..%2Fetc"), HttpStatusCode.NotFound);
+        Assert.NotEqual("Cancelled", JsonNode.Parse(await alice.GetStringAsync(location))!["state"]!.GetValue<string>());
+    }
+
+    [Fact]
+    public async Task Bad_bodies_are_400_problems_naming_the_field_and_queue_nothing()
+    {
+        string image = Image("bad.img");
+        using HttpClient http = service.Http("bob"); // bob's list stays small, so "nothing queued" is easy to see
+        int before = JsonNode.Parse(await http.GetStringAsync("/v1/jobs?limit=100"))!["jobs"]!.AsArray().Count;
+        string valid = JsonSerializer.Serialize(Job(image));
+        (string Body, string Field)[] cases =
+        [
+            ("{\"image\": ", "body"),
+            ("[1, 2]", "body"),
+            (valid.Replace("\"account\":\"123456789012\"", "\"account\":123456789012", StringComparison.Ordinal), "account"),
+            (valid.Replace("{", "{\"level\":\"9\",", StringComparison.Ordinal), "level"),
+            (valid.Replace("{", "{\"privateKeyPath\":\"/etc/shadow\",", StringComparison.Ordinal), "privateKeyPath"),
+            (valid.Replace("\"identity\":\"dev\"", "\"identity\":null", StringComparison.Ordinal), "identity"),
+            ("{\"destination\":\"/x\",\"account\":\"123456789012\",\"identity\":\"dev\"}", "image"),
+            ("{\"image\":\"" + new string('x', 10_000_000) + "\"}", "body"),
+        ];
+        foreach ((string body, string field) in cases)
+        {
+            JsonObject problem = await ProblemAsync(
+                await http.PostAsync("/v1/jobs", new StringContent(body, Encoding.UTF8, "application/json")), HttpStatusCode.BadRequest);
+            Assert.Equal(field, problem["field"]!.GetValue<string>());
+        }
+
+        Assert.Equal(before, JsonNode.Parse(await http.GetStringAsync("/v1/jobs?limit=100"))!["jobs"]!.AsArray().Count);
+    }
+
+    [Fact]
+    public async Task The_OpenAPI_document_describes_every_endpoint_and_no_log_line_holds_a_token_or_a_key()
+    {
+        using HttpClient http = service.Http();
+        JsonObject document = JsonNode.Parse(await http.GetStringAsync("/openapi/v1.json"))!.AsObject();
+
+        Assert.StartsWith("3.", document["openapi"]!.GetValue<string>());
+        JsonObject paths = document["paths"]!.AsObject();
+        Assert.Equal(["/v1/jobs", "/v1/jobs/{id}", "/v1/jobs/{id}/events", "/v1/jobs/{id}:cancel", "/v1/scale"],
+            paths.Select(p => p.Key).Order(StringComparer.Ordinal));
+        Assert.NotNull(paths["/v1/jobs"]!["post"]!["requestBody"]);
+        Assert.NotNull(paths["/v1/jobs"]!["get"]);
+        Assert.NotNull(paths["/v1/jobs/{id}:cancel"]!["post"]);
+
+        // Whatever ran before in this class: no token and no private key ever reached a log.
+        string logs = service.AllLogs;
+        Assert.DoesNotContain("eyJ", logs, StringComparison.Ordinal); // the start of every JWT
+        Assert.DoesNotContain("PRIVATE KEY", logs, StringComparison.Ordinal);
+        Assert.DoesNotContain(File.ReadAllText(TestIdentity.User(service.Dir.Path).PrivateKeyPath).Split('\n')[1], logs, StringComparison.Ordinal);
+    }
+}
