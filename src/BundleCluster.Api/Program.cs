@@ -35,6 +35,19 @@ if (options.Tenants is { } tenantsFile && problems.Count == 0)
     }
 }
 
+Microsoft.IdentityModel.Tokens.SecurityKey? signingKey = null;
+if (options.JwtKeyFile is { } keyFile && problems.Count == 0)
+{
+    try
+    {
+        signingKey = BearerTokens.LoadPublicKey(keyFile);
+    }
+    catch (InvalidDataException ex)
+    {
+        problems.Add(ex.Message);
+    }
+}
+
 if (problems.Count > 0 || tenants is null)
 {
     foreach (string problem in problems)
@@ -59,7 +72,7 @@ builder.AddBundleClusterClient(o =>
 // The HTTP server (health probes) comes up while the cluster client is still connecting.
 builder.Services.Configure<HostOptions>(host => host.ServicesStartConcurrently = true);
 builder.Services.AddSingleton(tenants);
-builder.Services.AddBundleApiAuth(options, tenants);
+builder.Services.AddBundleApiAuth(options, tenants, signingKey);
 builder.Services.AddProblemDetails();
 builder.Services.AddExceptionHandler<ClusterUnavailableHandler>();
 builder.Services.ConfigureHttpJsonOptions(json => json.SerializerOptions.Converters.Add(new System.Text.Json.Serialization.JsonStringEnumConverter()));

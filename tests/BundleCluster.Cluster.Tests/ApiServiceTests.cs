@@ -23,6 +23,12 @@ public sealed class ApiServiceFixture : IAsyncLifetime
 
     public ApiProcess Api { get; private set; } = null!;
 
+    public string Redis => _redis.Address;
+
+    public string ClusterId => _clusterId;
+
+    public string TenantsFile => Dir.File("tenants.json");
+
     public string ImagesA => Path.Combine(Dir.Path, "a-images");
 
     public string OutA => Path.Combine(Dir.Path, "a-out");
@@ -50,7 +56,7 @@ public sealed class ApiServiceFixture : IAsyncLifetime
             File.Copy(TestIdentity.Cloud(Dir.Path).CertificatePath, Path.Combine(dir, "cloud-cert.pem"));
         }
 
-        string tenants = Dir.File("tenants.json");
+        string tenants = TenantsFile;
         File.WriteAllText(tenants, $$$"""
             {"claim": "sub",
              "tenants": {
@@ -279,6 +285,50 @@ public sealed class ApiServiceTests(ApiServiceFixture service) : IClassFixture<A
         Assert.True(scale["compressionSlots"]!.GetValue<int>() >= 2);
         Assert.Equal(["queuedJobs", "runningJobs", "slicesPending", "activeSilos", "compressionSlots", "maxRunningJobs"], scale.Select(p => p.Key));
         await ProblemAsync(await autoscaler.GetAsync("/v1/jobs"), HttpStatusCode.Forbidden); // in no tenant
+    }
+
+    [Fact]
+    public void Settings_that_could_only_fail_later_refuse_to_start_one_line_each()
+    {
+        string badTenants = service.Dir.File("bad-tenants.json");
+        File.WriteAllText(badTenants, """
+            {"claim": "sub", "tenants": {"a": {"subjects": ["x"], "images": ["relative/dir"]}, "b": {"subjects": ["x"], "identities": ["../up"]}}}
+            """);
+        string notAKey = service.Dir.File("not-a-key.pem");
+        File.WriteAllText(notAKey, "-----BEGIN PUBLIC KEY-----\nAAAA\n-----END PUBLIC KEY-----\n");
+        (string[] Flags, string[] Expected)[] cases =
+        [
+            (["--jwt-audience", "a", "--tenants", badTenants], ["exactly one of --jwt-authority", "--redis"]),
+            (["--redis", service.Redis, "--jwt-key-file", service.Tokens.PublicKeyPath, "--jwt-issuer", "i", "--jwt-audience", "a", "--tenants", badTenants],
+                ["'relative/dir' is neither", "subject 'x' already belongs to tenant 'a'", "identity '../up' is not a name"]),
+            (["--redis", service.Redis, "--jwt-key-file", notAKey, "--jwt-issuer", "i", "--jwt-audience", "a", "--tenants", service.TenantsFile],
+                ["holds no RSA or EC P-256 public key"]),
+        ];
+        foreach ((string[] flags, string[] expected) in cases)
+        {
+            ExternalTool.Result run = ExternalTool.Run("dotnet", [RepositoryPaths.ApiDll, "--urls", "http://127.0.0.1:1", .. flags], timeout: TimeSpan.FromSeconds(60));
+            Assert.Equal(1, run.ExitCode);
+            string[] lines = run.StdErr.Split('\n', StringSplitOptions.RemoveEmptyEntries);
+            Assert.All(lines, line => Assert.StartsWith("bundle-api: error: ", line));
+            Assert.All(expected, text => Assert.Contains(lines, line => line.Contains(text, StringComparison.Ordinal)));
+        }
+    }
+
+    [Fact]
+    public async Task An_ES256_key_file_works_like_an_RS256_one_and_refuses_RS256_tokens_of_another_key()
+    {
+        using TestTokens ec = TestTokens.EcdsaP256(service.Dir.Sub("ec"));
+        using var api = new ApiProcess(service.Redis, service.ClusterId, ["--jwt-key-file", ec.PublicKeyPath, "--jwt-issuer", TestTokens.Issuer,
+            "--jwt-audience", TestTokens.Audience, "--tenants", service.TenantsFile]);
+        await api.WaitReadyAsync();
+        using var http = new HttpClient { BaseAddress = api.BaseAddress };
+
+        using var good = new HttpRequestMessage(HttpMethod.Get, "/v1/jobs");
+        good.Headers.Authorization = new AuthenticationHeaderValue("Bearer", ec.For("alice"));
+        Assert.Equal(HttpStatusCode.OK, (await http.SendAsync(good)).StatusCode);
+        using var rsa = new HttpRequestMessage(HttpMethod.Get, "/v1/jobs");
+        rsa.Headers.Authorization = new AuthenticationHeaderValue("Bearer", service.Tokens.For("alice"));
+        await ProblemAsync(await http.SendAsync(rsa), HttpStatusCode.Unauthorized);
     }
 
     [Fact]

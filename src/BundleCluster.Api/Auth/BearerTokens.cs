@@ -25,7 +25,8 @@ internal static class BearerTokens
 
     public static readonly string[] Algorithms = [SecurityAlgorithms.RsaSha256, SecurityAlgorithms.EcdsaSha256];
 
-    public static IServiceCollection AddBundleApiAuth(this IServiceCollection services, ApiOptions options, TenantDirectory tenants)
+    /// <param name="signingKey">The key of --jwt-key-file, loaded at start (<see cref="LoadPublicKey"/>); null with an authority.</param>
+    public static IServiceCollection AddBundleApiAuth(this IServiceCollection services, ApiOptions options, TenantDirectory tenants, SecurityKey? signingKey)
     {
         services.AddAuthentication(JwtBearerDefaults.AuthenticationScheme).AddJwtBearer(jwt =>
         {
@@ -43,9 +44,9 @@ internal static class BearerTokens
                 ValidAlgorithms = Algorithms,
                 ClockSkew = TimeSpan.FromSeconds(30),
             };
-            if (options.JwtKeyFile is { } keyFile)
+            if (signingKey is not null)
             {
-                jwt.TokenValidationParameters.IssuerSigningKey = LoadPublicKey(keyFile);
+                jwt.TokenValidationParameters.IssuerSigningKey = signingKey;
             }
             else
             {
@@ -76,7 +77,8 @@ internal static class BearerTokens
         return services;
     }
 
-    /// <summary>An RSA or EC public key (or an X.509 certificate holding one) in PEM.</summary>
+    /// <summary>An RSA or EC P-256 public key (or an X.509 certificate holding one) in PEM, read at start.</summary>
+    /// <exception cref="InvalidDataException">The file holds neither (one line saying so).</exception>
     public static SecurityKey LoadPublicKey(string path)
     {
         string pem = File.ReadAllText(path);
@@ -86,17 +88,31 @@ internal static class BearerTokens
             return new X509SecurityKey(certificate);
         }
 
+        // The PEM label is "PUBLIC KEY" for both kinds: the key's algorithm is inside. Try each.
+        var rsa = RSA.Create();
         try
         {
-            var rsa = RSA.Create();
             rsa.ImportFromPem(pem);
+            _ = rsa.ExportParameters(false); // an EC key may import here and fail on use: make it fail now
             return new RsaSecurityKey(rsa);
         }
-        catch (ArgumentException)
+        catch (Exception ex) when (ex is ArgumentException or CryptographicException)
         {
-            var ec = ECDsa.Create();
+            rsa.Dispose();
+        }
+
+        var ec = ECDsa.Create();
+        try
+        {
             ec.ImportFromPem(pem);
-            return new ECDsaSecurityKey(ec);
+            return ec.ExportParameters(false).Curve.Oid.FriendlyName is "nistP256" or "ECDSA_P256"
+                ? new ECDsaSecurityKey(ec)
+                : throw new InvalidDataException($"--jwt-key-file '{path}' holds an EC key on another curve than P-256 (ES256)");
+        }
+        catch (Exception ex) when (ex is ArgumentException or CryptographicException)
+        {
+            ec.Dispose();
+            throw new InvalidDataException($"--jwt-key-file '{path}' holds no RSA or EC P-256 public key (PEM) or certificate");
         }
     }
 
