@@ -28,6 +28,7 @@ public static class BundleCtl
                 UnbundleCommand.Create(verifyOnly: false),
                 UnbundleCommand.Create(verifyOnly: true),
                 KeygenCommand.Create(),
+                TokenCommand.Create(),
                 DemoCommand.Create(),
             },
         };

@@ -315,6 +315,24 @@ public sealed class ApiServiceTests(ApiServiceFixture service) : IClassFixture<A
     }
 
     [Fact]
+    public async Task Bundlectl_token_mints_a_development_token_the_service_accepts()
+    {
+        string key = service.Tokens.WritePrivateKey(service.Dir.File("dev-jwt-pk.pem"));
+        using BundleCtlProcess mint = BundleCtlProcess.Start("token", "--key", key, "--subject", "alice",
+            "--issuer", TestTokens.Issuer, "--audience", TestTokens.Audience, "--minutes", "5");
+        Assert.Equal(0, await mint.WaitAsync(TimeSpan.FromSeconds(60)));
+        string token = mint.StdOut.Trim();
+        using var http = new HttpClient { BaseAddress = service.Api.BaseAddress };
+        http.DefaultRequestHeaders.Authorization = new AuthenticationHeaderValue("Bearer", token);
+
+        Assert.Equal(HttpStatusCode.OK, (await http.GetAsync("/v1/jobs")).StatusCode);
+
+        using BundleCtlProcess bad = BundleCtlProcess.Start("token", "--key", service.Tokens.PublicKeyPath, "--subject", "alice");
+        Assert.NotEqual(0, await bad.WaitAsync(TimeSpan.FromSeconds(60)));
+        Assert.Equal("bundlectl: error: '" + service.Tokens.PublicKeyPath + "' holds no RSA or EC P-256 private key (PEM)", bad.StdErr.Trim());
+    }
+
+    [Fact]
     public async Task An_ES256_key_file_works_like_an_RS256_one_and_refuses_RS256_tokens_of_another_key()
     {
         using TestTokens ec = TestTokens.EcdsaP256(service.Dir.Sub("ec"));

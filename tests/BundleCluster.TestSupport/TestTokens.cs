@@ -1,6 +1,6 @@
 using System.Security.Cryptography;
-using System.Text;
 using System.Text.Json;
+using BundleCluster.Client;
 
 namespace BundleCluster.TestSupport;
 
@@ -41,6 +41,13 @@ public sealed class TestTokens : IDisposable
         return new TestTokens(ec, path);
     }
 
+    /// <summary>Writes the private key (PKCS#8 PEM), as bundlectl token --key reads it.</summary>
+    public string WritePrivateKey(string path)
+    {
+        File.WriteAllText(path, _key.ExportPkcs8PrivateKeyPem());
+        return path;
+    }
+
     /// <summary>A token for <paramref name="subject"/>; the other arguments make it wrong in one way each.</summary>
     public string For(string subject, string audience = Audience, string issuer = Issuer, TimeSpan? lifetime = null, string? scope = null)
     {
@@ -58,25 +65,15 @@ public sealed class TestTokens : IDisposable
             claims["scope"] = scope;
         }
 
-        string alg = _key is RSA ? "RS256" : "ES256";
-        string signingInput = $"{Encode(new Dictionary<string, object> { ["alg"] = alg, ["typ"] = "JWT" })}.{Encode(claims)}";
-        byte[] data = Encoding.ASCII.GetBytes(signingInput);
-        byte[] signature = _key is RSA rsa
-            ? rsa.SignData(data, HashAlgorithmName.SHA256, RSASignaturePadding.Pkcs1)
-            : ((ECDsa)_key).SignData(data, HashAlgorithmName.SHA256); // IEEE P1363 r||s, as JWS wants
-        return $"{signingInput}.{Base64Url(signature)}";
+        return DevelopmentToken.Sign(_key, claims, TimeSpan.Zero);
     }
 
     /// <summary>The same claims with "alg": "none" and no signature: must be refused.</summary>
     public string WithoutSignature(string subject)
     {
         string[] parts = For(subject).Split('.');
-        return $"{Encode(new Dictionary<string, object> { ["alg"] = "none", ["typ"] = "JWT" })}.{parts[1]}.";
+        return $"{DevelopmentToken.Base64Url(JsonSerializer.SerializeToUtf8Bytes(new { alg = "none", typ = "JWT" }))}.{parts[1]}.";
     }
-
-    private static string Encode(Dictionary<string, object> json) => Base64Url(JsonSerializer.SerializeToUtf8Bytes(json));
-
-    private static string Base64Url(byte[] bytes) => Convert.ToBase64String(bytes).TrimEnd('=').Replace('+', '-').Replace('/', '_');
 
     public void Dispose() => _key.Dispose();
 }
