@@ -9,7 +9,7 @@ namespace BundleCluster.Client;
 /// </summary>
 /// <param name="grains">The cluster client, or an in-process silo's grain factory.</param>
 /// <param name="pollInterval">How often status is read while watching (default 100 ms: a status read is one small call).</param>
-public sealed class BundleClusterClient(IGrainFactory grains, TimeSpan? pollInterval = null)
+public sealed class BundleClusterClient(IGrainFactory grains, TimeSpan? pollInterval = null) : IBundleJobClient
 {
     private readonly TimeSpan _pollInterval = pollInterval ?? TimeSpan.FromMilliseconds(100);
 
@@ -89,6 +89,10 @@ public sealed class BundleClusterClient(IGrainFactory grains, TimeSpan? pollInte
 
         return final!.State == BundleJobState.Completed ? final : throw new BundleJobFailedException(final);
     }
+
+    IAsyncEnumerable<BundleJobStatus> IBundleJobClient.FollowAsync(string jobId, CancellationToken ct) => WatchAsync(jobId, ct: ct);
+
+    Task<BundleJobStatus> IBundleJobClient.CancelAsync(string jobId, CancellationToken ct) => CancelAsync(jobId, "requested by client", ct);
 
     public Task<BundleJobStatus> CancelAsync(string jobId, string reason = "requested by client", CancellationToken ct = default) =>
         CallAsync(() => grains.GetGrain<IBundleJobGrain>(jobId).CancelAsync(reason), ct);

@@ -3,7 +3,11 @@ using System.Net.Http.Headers;
 using System.Text;
 using System.Text.Json;
 using System.Text.Json.Nodes;
+using BundleCluster.Abstractions.Jobs;
+using BundleCluster.Client;
+using BundleCluster.Client.Service;
 using BundleCluster.TestSupport;
+using Microsoft.Extensions.DependencyInjection;
 
 namespace BundleCluster.Cluster.Tests;
 
@@ -330,6 +334,86 @@ public sealed class ApiServiceTests(ApiServiceFixture service) : IClassFixture<A
         using BundleCtlProcess bad = BundleCtlProcess.Start("token", "--key", service.Tokens.PublicKeyPath, "--subject", "alice");
         Assert.NotEqual(0, await bad.WaitAsync(TimeSpan.FromSeconds(60)));
         Assert.Equal("bundlectl: error: '" + service.Tokens.PublicKeyPath + "' holds no RSA or EC P-256 private key (PEM)", bad.StdErr.Trim());
+    }
+
+    [Fact]
+    public async Task Bundlectl_through_the_service_bundles_lists_shows_and_follows_jobs_as_with_the_cluster()
+    {
+        string image = Image("cli.img");
+        string destination = Directory.CreateDirectory(Path.Combine(service.OutA, "cli")).FullName;
+        var environment = new Dictionary<string, string>
+        {
+            ["BUNDLECLUSTER_SERVICE"] = service.Api.BaseAddress.ToString(),
+            ["BUNDLECLUSTER_TOKEN"] = service.Tokens.For("alice"),
+        };
+        async Task<BundleCtlProcess> RunAsync(params string[] args)
+        {
+            BundleCtlProcess run = BundleCtlProcess.Start(environment, args);
+            int exit = await run.WaitAsync(TimeSpan.FromMinutes(2));
+            Assert.True(exit == 0, $"bundlectl {string.Join(' ', args)}: exit {exit}; {run.StdErr}");
+            return run;
+        }
+
+        using BundleCtlProcess bundled = await RunAsync("bundle-image", "-i", image, "-d", destination, "-u", "123456789012", "--identity", "dev",
+            "--idempotency-key", "cli-1");
+        Assert.Contains(Path.Combine(destination, "cli.img.manifest.xml"), bundled.StdOut);
+        string restored = ClassicPipeline.Restore(service.Dir.Path, Path.Combine(destination, "cli.img.manifest.xml"), TestIdentity.User(service.Dir.Path));
+        Assert.True(TestImages.SameContent(image, Path.Combine(restored, "cli.img")));
+
+        // The same key again: the same job, answered at once (--no-wait prints its id).
+        using BundleCtlProcess again = await RunAsync("bundle-image", "-i", image, "-d", destination, "-u", "123456789012", "--identity", "dev",
+            "--idempotency-key", "cli-1", "--no-wait");
+        string jobId = again.StdOut.Trim();
+        using BundleCtlProcess status = await RunAsync("status", jobId, "--json");
+        JsonObject json = JsonNode.Parse(status.StdOut)!.AsObject();
+        Assert.Equal(("Completed", jobId), (json["state"]!.GetValue<string>(), json["jobId"]!.GetValue<string>()));
+        using BundleCtlProcess jobs = await RunAsync("jobs");
+        Assert.Contains($"{jobId}  Completed", jobs.StdOut);
+        using BundleCtlProcess watch = await RunAsync("watch", jobId);
+        Assert.Contains($"{jobId}: Completed cli.img 100% sealed", watch.StdOut);
+
+        // Key flags do not go with the service, and another tenant's job is unknown.
+        using BundleCtlProcess keys = BundleCtlProcess.Start(environment, "bundle-image", "-i", image, "-d", destination, "-u", "123456789012",
+            "--identity", "dev", "-k", "/etc/passwd");
+        Assert.Equal(1, await keys.WaitAsync(TimeSpan.FromMinutes(1)));
+        Assert.Contains("--privatekey does not go with --service", keys.StdErr);
+        environment["BUNDLECLUSTER_TOKEN"] = service.Tokens.For("bob");
+        using BundleCtlProcess foreign = BundleCtlProcess.Start(environment, "status", jobId);
+        Assert.NotEqual(0, await foreign.WaitAsync(TimeSpan.FromMinutes(1)));
+        Assert.Contains($"no bundle job has id '{jobId}'", foreign.StdErr);
+    }
+
+    [Fact]
+    public async Task The_SDKs_service_client_submits_follows_and_throws_the_same_typed_exceptions_as_the_cluster_client()
+    {
+        string image = Image("sdk.img");
+        string destination = Directory.CreateDirectory(Path.Combine(service.OutA, "sdk")).FullName;
+        var services = new ServiceCollection();
+        services.AddBundleServiceClient(o => (o.Url, o.Token) = (service.Api.BaseAddress, service.Tokens.For("alice")));
+        await using ServiceProvider provider = services.BuildServiceProvider();
+        BundleServiceClient client = provider.GetRequiredService<BundleServiceClient>();
+        var request = new ServiceJobRequest { Image = image, Destination = destination, Account = "123456789012", Identity = "dev", Labels = new() { ["via"] = "sdk" } };
+
+        string jobId = await client.SubmitAsync(request, "sdk-1");
+        var seen = new List<BundleJobStatus>();
+        BundleJobStatus done = await client.WaitAsync(jobId, new Progress<BundleJobStatus>(seen.Add)).WaitAsync(TimeSpan.FromMinutes(2));
+
+        Assert.Equal(BundleJobState.Completed, done.State);
+        Assert.Equal("sdk", done.Labels!["via"]);
+        Assert.Equal(Path.Combine(destination, "sdk.img.manifest.xml"), done.ManifestPath);
+        Assert.Contains(await client.ListJobsAsync(label: "via=sdk"), s => s.JobId == jobId);
+        BundleJobValidationException invalid = await Assert.ThrowsAsync<BundleJobValidationException>(
+            () => client.SubmitAsync(request with { Level = 12 }));
+        Assert.Equal("level", invalid.Field);
+        Assert.Equal("Idempotency-Key", (await Assert.ThrowsAsync<BundleJobValidationException>(
+            () => client.SubmitAsync(request with { Level = 9 }, "sdk-1"))).Field);
+        var bob = BundleServiceClient.Create(new BundleServiceOptions { Url = service.Api.BaseAddress, Token = service.Tokens.For("bob") });
+        await Assert.ThrowsAsync<UnknownBundleJobException>(() => bob.GetStatusAsync(jobId));
+        var anonymous = BundleServiceClient.Create(new BundleServiceOptions { Url = service.Api.BaseAddress });
+        BundleServiceAccessException refused = await Assert.ThrowsAsync<BundleServiceAccessException>(() => anonymous.ListJobsAsync());
+        Assert.Equal(HttpStatusCode.Unauthorized, refused.Status);
+        var nowhere = BundleServiceClient.Create(new BundleServiceOptions { Url = new Uri("http://127.0.0.1:1"), Token = "x" });
+        await Assert.ThrowsAsync<ClusterUnreachableException>(() => nowhere.GetStatusAsync(jobId));
     }
 
     [Fact]

@@ -6,6 +6,7 @@ using BundleCluster.Abstractions.Jobs;
 using BundleCluster.Api.Auth;
 using BundleCluster.Api.Tenants;
 using BundleCluster.Client;
+using BundleCluster.Client.Service;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Http;
 using Microsoft.AspNetCore.Http.HttpResults;
@@ -41,7 +42,7 @@ internal static class JobEndpoints
     {
         RouteGroupBuilder jobs = app.MapGroup("/v1/jobs").RequireAuthorization(BearerTokens.JobsPolicy).WithTags("jobs");
         jobs.MapPost("", SubmitAsync).WithName("SubmitJob").WithSummary("Submit a bundle job")
-            .Accepts<JobRequest>("application/json").Produces<JobView>(StatusCodes.Status202Accepted);
+            .Accepts<ServiceJobRequest>("application/json").Produces<JobView>(StatusCodes.Status202Accepted);
         jobs.MapGet("", ListAsync).WithName("ListJobs").WithSummary("The tenant's jobs, newest first, paged");
         jobs.MapGet("/{id}", GetAsync).WithName("GetJob").WithSummary("A job's state, progress and outcome");
         jobs.MapPost("/{id}:cancel", CancelAsync).WithName("CancelJob").WithSummary("Cancel a queued or running job");
@@ -61,7 +62,7 @@ internal static class JobEndpoints
             return NoTenant(tenants, user);
         }
 
-        (JobRequest? job, ProblemHttpResult? unreadable) = await ReadBodyAsync(request, options.Value.MaxBodyBytes, ct);
+        (ServiceJobRequest? job, ProblemHttpResult? unreadable) = await ReadBodyAsync(request, options.Value.MaxBodyBytes, ct);
         if (unreadable is not null)
         {
             return unreadable;
@@ -79,7 +80,7 @@ internal static class JobEndpoints
             return Problems.BadRequest("Idempotency-Key must be 1-256 characters without control characters", IdempotencyHeader);
         }
 
-        string id = key is null ? Guid.NewGuid().ToString("N") : JobRequest.JobIdFor(tenant.Name, key);
+        string id = key is null ? Guid.NewGuid().ToString("N") : JobRequestRules.JobIdFor(tenant.Name, key);
         try
         {
             await client.SubmitAsync(spec!, id, ct);
@@ -112,7 +113,7 @@ internal static class JobEndpoints
     private static ProblemHttpResult DifferentRequest() =>
         Problems.Unprocessable("this Idempotency-Key was used for a different request; use a new key for a new job", IdempotencyHeader);
 
-    private static async Task<(JobRequest? Job, ProblemHttpResult? Problem)> ReadBodyAsync(HttpRequest request, int maxBytes, CancellationToken ct)
+    private static async Task<(ServiceJobRequest? Job, ProblemHttpResult? Problem)> ReadBodyAsync(HttpRequest request, int maxBytes, CancellationToken ct)
     {
         if (!request.HasJsonContentType())
         {
@@ -139,7 +140,7 @@ internal static class JobEndpoints
 
         try
         {
-            JobRequest? job = JsonSerializer.Deserialize<JobRequest>(buffer.GetBuffer().AsSpan(0, (int)buffer.Length), JobRequest.Json);
+            ServiceJobRequest? job = JsonSerializer.Deserialize<ServiceJobRequest>(buffer.GetBuffer().AsSpan(0, (int)buffer.Length), JobRequestRules.Json);
             return job is null ? (null, Problems.BadRequest("the body must be a JSON object", "body")) : (job, null);
         }
         catch (JsonException ex)

@@ -30,22 +30,29 @@ internal static class BundleImageCommand
     private static readonly S3CliOptions S3 = new();
     private static readonly Option<string> Cluster = ClusterOptions.Cluster(required: false);
     private static readonly Option<bool> NoWait = new("--no-wait") { Description = "With --cluster: print the job id and return at once" };
-    private static readonly Option<string> IdempotencyKey = new("--idempotency-key") { Description = "With --cluster: submitting the same key again returns the same job" };
+    private static readonly Option<string> IdempotencyKey = new("--idempotency-key") { Description = "With --cluster or --service: submitting the same key again returns the same job" };
+    private static readonly Option<string> Identity = CliOptions.Text("--identity", "", "With --service: the signing identity's name (the service's silos hold its keys; no -c/-k)");
 
     public static Command Create()
     {
         var command = new Command("bundle-image", "Bundle an image: tar, gzip, AES-128-CBC, 10 MiB parts and a signed manifest")
         {
             Image, Cert, PrivateKey, User, Destination, Prefix, Arch, Ec2Cert, Kernel, Ramdisk, Mappings, ProductCodes, Level, SliceMiB, Overwrite, Timings,
-            Cluster, ClusterOptions.ClusterId, ClusterOptions.ServiceId, NoWait, IdempotencyKey,
+            Cluster, ClusterOptions.ClusterId, ClusterOptions.ServiceId, NoWait, IdempotencyKey, Identity,
         };
         S3.AddTo(command);
+        ServiceOptions.AddTo(command);
         command.SetAction((parsed, ct) => BundleCtl.GuardAsync(parsed, context => RunAsync(parsed, context, ct), ct));
         return command;
     }
 
     private static async Task<int> RunAsync(ParseResult parsed, CliContext context, CancellationToken ct)
     {
+        if (ServiceOptions.Url(parsed, Cluster) is { } service)
+        {
+            return await RunThroughServiceAsync(parsed, service, context, ct);
+        }
+
         string cert = CliOptions.Require(parsed, Cert, "EC2_CERT");
         StorageLocation image = StorageLocation.From(parsed.GetValue(Image)!);
         StorageLocation destination = StorageLocation.From(parsed.GetValue(Destination)!);
@@ -92,6 +99,55 @@ internal static class BundleImageCommand
             jobId = await connection.Client.SubmitAsync(spec, parsed.GetValue(IdempotencyKey), ct);
         }
 
+        return await FollowAsync(parsed, connection.Client, jobId, context, ct);
+    }
+
+    /// <summary>
+    /// Through bundle-api: the request names a signing identity instead of key files, and paths as the service's
+    /// silos see them (absolute, or s3://); then follows the job like --cluster does.
+    /// </summary>
+    private static async Task<int> RunThroughServiceAsync(ParseResult parsed, Uri service, CliContext context, CancellationToken ct)
+    {
+        foreach (Option<string> keyFlag in new[] { Cert, PrivateKey, Ec2Cert })
+        {
+            if (parsed.GetValue(keyFlag) is not null)
+            {
+                throw Format.Errors.BundleException.InvalidParameter($"{keyFlag.Name} does not go with --service: the service signs with --identity NAME");
+            }
+        }
+
+        var request = new Client.Service.ServiceJobRequest
+        {
+            Image = parsed.GetValue(Image),
+            Destination = parsed.GetValue(Destination),
+            Prefix = parsed.GetValue(Prefix),
+            Arch = parsed.GetValue(Arch),
+            Account = CliOptions.Require(parsed, User, "EC2_USER_ID"),
+            Kernel = parsed.GetValue(Kernel),
+            Ramdisk = parsed.GetValue(Ramdisk),
+            BlockDeviceMappings = parsed.GetValue(Mappings) is { } mappings ? ParseMappings(mappings) : null,
+            ProductCodes = parsed.GetValue(ProductCodes)?.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries).ToList(),
+            Level = parsed.GetValue(Level),
+            Overwrite = parsed.GetValue(Overwrite) ? true : null,
+            Identity = CliOptions.Require(parsed, Identity),
+        };
+        Client.Service.BundleServiceClient client = ServiceOptions.Connect(parsed, service);
+        string jobId = await client.SubmitAsync(request, parsed.GetValue(IdempotencyKey), ct);
+        return await FollowAsync(parsed, client, jobId, context, ct);
+    }
+
+    /// <summary>-B's "virtual=device,…" as the service's map; a malformed pair is refused here, naming it.</summary>
+    private static Dictionary<string, string> ParseMappings(string text) =>
+        text.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries)
+            .Select(pair => pair.Split('=', 2))
+            .Select(kv => kv.Length == 2 && kv[0].Length > 0 && kv[1].Length > 0
+                ? (kv[0], kv[1])
+                : throw Format.Errors.BundleException.InvalidParameter($"-B '{text}': each mapping is virtual=device"))
+            .ToDictionary(kv => kv.Item1, kv => kv.Item2, StringComparer.Ordinal);
+
+    /// <summary>Prints the job id and returns (--no-wait), or follows the job to its end and prints the summary.</summary>
+    private static async Task<int> FollowAsync(ParseResult parsed, IBundleJobClient client, string jobId, CliContext context, CancellationToken ct)
+    {
         if (parsed.GetValue(NoWait))
         {
             context.Output.WriteLine(jobId);
@@ -103,7 +159,7 @@ internal static class BundleImageCommand
         BundleJobStatus done;
         try
         {
-            done = await connection.Client.WaitAsync(jobId, new SyncProgress(progress.Show), ct);
+            done = await client.WaitAsync(jobId, new SyncProgress(progress.Show), ct);
         }
         finally
         {

@@ -1,5 +1,7 @@
 using System.CommandLine;
 using BundleCluster.Client;
+using BundleCluster.Client.Service;
+using BundleCluster.Format.Errors;
 
 namespace BundleCluster.Cli.Commands;
 
@@ -35,4 +37,49 @@ internal static class ClusterOptions
             ServiceId = parsed.GetValue(ServiceId)!,
         }, ct);
     }
+}
+
+/// <summary>--service URL and --token: bundle-api instead of the Orleans gateway.</summary>
+internal static class ServiceOptions
+{
+    public static readonly Option<string> Service = new("--service")
+    {
+        Description = "bundle-api's URL, to go through the service instead of the cluster's gateway (default: $BUNDLECLUSTER_SERVICE)",
+    };
+
+    public static readonly Option<string> Token = new("--token")
+    {
+        Description = "Bearer token for --service (default: $BUNDLECLUSTER_TOKEN; prefer the variable: a flag shows in ps)",
+    };
+
+    public static void AddTo(Command command)
+    {
+        command.Options.Add(Service);
+        command.Options.Add(Token);
+    }
+
+    /// <summary>The service URL when the command goes through bundle-api; null for the cluster's gateway.</summary>
+    public static Uri? Url(ParseResult parsed, Option<string> cluster)
+    {
+        string? service = CliOptions.Optional(parsed, Service, "BUNDLECLUSTER_SERVICE");
+        if (service is null)
+        {
+            return null;
+        }
+
+        if (parsed.GetValue(cluster) is { Length: > 0 })
+        {
+            throw BundleException.InvalidParameter("give --cluster or --service, not both");
+        }
+
+        return Uri.TryCreate(service, UriKind.Absolute, out Uri? url) && url.Scheme is "http" or "https"
+            ? url
+            : throw BundleException.InvalidParameter($"--service '{service}' is not an http(s) URL");
+    }
+
+    public static BundleServiceClient Connect(ParseResult parsed, Uri url) => BundleServiceClient.Create(new BundleServiceOptions
+    {
+        Url = url,
+        Token = CliOptions.Optional(parsed, Token, "BUNDLECLUSTER_TOKEN"),
+    });
 }

@@ -41,7 +41,7 @@ internal static class JobCommands
             BundleJobStatus? last = null;
             var rate = new ProgressRate();
             var clock = System.Diagnostics.Stopwatch.StartNew();
-            await foreach (BundleJobStatus s in client.WatchAsync(parsed.GetValue<string>("job-id")!, TimeSpan.FromMilliseconds(500), ct: ct))
+            await foreach (BundleJobStatus s in client.FollowAsync(parsed.GetValue<string>("job-id")!, ct))
             {
                 rate.Add(clock.Elapsed, s.TarBytesSealed);
                 context.Output.WriteLine(s.IsFinished ? Describe(s) : $"{Describe(s)} ({rate.Describe(s.TarBytes)})");
@@ -53,7 +53,7 @@ internal static class JobCommands
 
         yield return WithCluster(new Command("cancel", "Cancel a job; its parts are removed and no manifest is written") { JobId() }, async (parsed, client, context, ct) =>
         {
-            BundleJobStatus s = await client.CancelAsync(parsed.GetValue<string>("job-id")!, "cancelled with bundlectl", ct);
+            BundleJobStatus s = await client.CancelAsync(parsed.GetValue<string>("job-id")!, ct);
             context.Output.WriteLine(Describe(s));
             return ExitCodes.Ok;
         });
@@ -61,14 +61,24 @@ internal static class JobCommands
 
     private static Argument<string> JobId() => new("job-id") { Description = "The job id bundle-image printed" };
 
-    private static Command WithCluster(Command command, Func<ParseResult, BundleClusterClient, CliContext, CancellationToken, Task<int>> body)
+    /// <summary>
+    /// Gives the command --cluster (the Orleans gateway, through Redis) and --service/--token (bundle-api): the body
+    /// gets whichever client the flags name, and prints the same either way.
+    /// </summary>
+    private static Command WithCluster(Command command, Func<ParseResult, IBundleJobClient, CliContext, CancellationToken, Task<int>> body)
     {
         Option<string> cluster = ClusterOptions.Cluster(required: true);
         command.Options.Add(cluster);
         command.Options.Add(ClusterOptions.ClusterId);
         command.Options.Add(ClusterOptions.ServiceId);
+        ServiceOptions.AddTo(command);
         command.SetAction((parsed, ct) => BundleCtl.GuardAsync(parsed, async context =>
         {
+            if (ServiceOptions.Url(parsed, cluster) is { } service)
+            {
+                return await body(parsed, ServiceOptions.Connect(parsed, service), context, ct);
+            }
+
             await using ConnectedBundleCluster connection = await ClusterOptions.ConnectAsync(parsed, cluster, ct);
             return await body(parsed, connection.Client, context, ct);
         }, ct));

@@ -1,11 +1,13 @@
 using BundleCluster.Abstractions.Jobs;
 
-namespace BundleCluster.Api.Jobs;
+namespace BundleCluster.Client.Service;
 
-/// <summary>A job as <c>GET /v1/jobs/{id}</c> shows it (and every SSE status event carries).</summary>
+/// <summary>A job as bundle-api's <c>GET /v1/jobs/{id}</c> shows it (and every SSE status event carries): the wire form.</summary>
 public sealed record JobView(
     string Id,
     BundleJobState State,
+    string? Prefix,
+    string? Destination,
     int? QueuePosition,
     JobProgress Progress,
     IReadOnlyDictionary<string, long> Silos,
@@ -22,6 +24,8 @@ public sealed record JobView(
     public static JobView Of(BundleJobStatus s) => new(
         s.JobId,
         s.State,
+        s.Prefix,
+        s.Destination,
         s.QueuePosition,
         new JobProgress(s.ImageBytes, s.TarBytes, s.TarBytesDigested, s.TarBytesSealed, s.PartsWritten, s.BundledBytes, s.SlicesPending),
         s.Silos,
@@ -34,6 +38,35 @@ public sealed record JobView(
         s.Labels ?? new Dictionary<string, string>(),
         s.CompressionLevel,
         s.TraceId);
+
+    /// <summary>The same job as the Orleans client reports it, so code (and bundlectl's output) serves both ways in.</summary>
+    public BundleJobStatus ToStatus() => new()
+    {
+        JobId = Id,
+        State = State,
+        Prefix = Prefix,
+        Destination = Destination,
+        QueuePosition = QueuePosition,
+        ImageBytes = Progress.ImageBytes,
+        TarBytes = Progress.TarBytes,
+        TarBytesDigested = Progress.BytesRead,
+        TarBytesSealed = Progress.BytesSealed,
+        PartsWritten = Progress.Parts,
+        BundledBytes = Progress.BundledBytes,
+        SlicesPending = Progress.SlicesPending,
+        Silos = Silos,
+        SealerSilo = SealerSilo,
+        StartedAt = SubmittedAt,
+        RunningSince = StartedAt,
+        FinishedAt = FinishedAt,
+        ManifestPath = Manifest,
+        Error = Error?.Message,
+        ErrorKind = Error?.Kind,
+        ErrorField = Error?.Field,
+        Labels = Labels,
+        CompressionLevel = Level,
+        TraceId = TraceId,
+    };
 }
 
 /// <summary>Bytes of the image and of its tar stream; the tar-stream bytes read by the digest and sealed into parts.</summary>

@@ -5,55 +5,17 @@ using System.Text.Json.Serialization;
 using BundleCluster.Abstractions.Jobs;
 using BundleCluster.Api.Tenants;
 using BundleCluster.Storage;
+using BundleCluster.Client.Service;
 using Microsoft.AspNetCore.Http.HttpResults;
 
 namespace BundleCluster.Api.Jobs;
 
 /// <summary>
-/// The body of <c>POST /v1/jobs</c>. Read strictly: unknown fields, wrong types and trailing data are refused, each
-/// naming the field. Keys are never part of a request: <see cref="Identity"/> names a signing identity the silos hold.
+/// bundle-api's rules for a <see cref="ServiceJobRequest"/>: read strictly (unknown fields, wrong types and trailing data
+/// are refused, each naming the field), checked against the caller's tenant, and turned into a job spec.
 /// </summary>
-public sealed record JobRequest
+internal static class JobRequestRules
 {
-    /// <summary><c>s3://bucket/key</c>, or an absolute path under one of the tenant's image roots.</summary>
-    public string? Image { get; init; }
-
-    /// <summary><c>s3://bucket/prefix</c>, or a directory under one of the tenant's destination roots.</summary>
-    public string? Destination { get; init; }
-
-    /// <summary>Names the manifest and parts; defaults to the image's file name.</summary>
-    public string? Prefix { get; init; }
-
-    /// <summary><c>x86_64</c> (default) or <c>i386</c>.</summary>
-    public string? Arch { get; init; }
-
-    /// <summary>The 12-digit AWS account number the bundle is for.</summary>
-    public string? Account { get; init; }
-
-    public string? Kernel { get; init; }
-
-    public string? Ramdisk { get; init; }
-
-    /// <summary>Virtual name to device, as <c>-B ami=sda1,root=/dev/sda1</c> gives them.</summary>
-    public Dictionary<string, string>? BlockDeviceMappings { get; init; }
-
-    public List<string>? ProductCodes { get; init; }
-
-    /// <summary>gzip level 1-9 (default 6).</summary>
-    public int? Level { get; init; }
-
-    /// <summary>Replace a bundle of the same prefix at the destination.</summary>
-    public bool? Overwrite { get; init; }
-
-    /// <summary>The name of a signing identity the tenant may use.</summary>
-    public string? Identity { get; init; }
-
-    /// <summary>Labels to find the job by (at most 32; keys 1-63 of a-z 0-9 . _ / -, values up to 256 characters).</summary>
-    public Dictionary<string, string>? Labels { get; init; }
-
-    /// <summary>Among the tenant's waiting jobs and others', higher runs first (-100 to 100, default 0).</summary>
-    public int? Priority { get; init; }
-
     /// <summary>How the body is read: camelCase, nothing unknown, no numbers in strings.</summary>
     public static readonly JsonSerializerOptions Json = new(JsonSerializerDefaults.Web)
     {
@@ -68,44 +30,44 @@ public sealed record JobRequest
     /// answer instead (400 for a malformed or missing field, 403 for what the tenant may not use, 422 for a value no
     /// tenant could use).
     /// </summary>
-    public (BundleJobSpec? Spec, ProblemHttpResult? Problem) ToSpec(Tenant tenant)
+    public static (BundleJobSpec? Spec, ProblemHttpResult? Problem) ToSpec(this ServiceJobRequest request, Tenant tenant)
     {
-        if (string.IsNullOrWhiteSpace(Image))
+        if (string.IsNullOrWhiteSpace(request.Image))
         {
             return (null, Problems.BadRequest("image is required: s3://bucket/key or a path", "image"));
         }
 
-        if (string.IsNullOrWhiteSpace(Destination))
+        if (string.IsNullOrWhiteSpace(request.Destination))
         {
             return (null, Problems.BadRequest("destination is required: s3://bucket/prefix or a directory", "destination"));
         }
 
-        if (string.IsNullOrWhiteSpace(Account))
+        if (string.IsNullOrWhiteSpace(request.Account))
         {
             return (null, Problems.BadRequest("account is required: the 12-digit AWS account number", "account"));
         }
 
-        if (string.IsNullOrWhiteSpace(Identity))
+        if (string.IsNullOrWhiteSpace(request.Identity))
         {
             return (null, Problems.BadRequest("identity is required: the name of a signing identity", "identity"));
         }
 
-        if (Level is < 1 or > 9)
+        if (request.Level is < 1 or > 9)
         {
-            return (null, Problems.Unprocessable($"level {Level} is not 1-9", "level"));
+            return (null, Problems.Unprocessable($"level {request.Level} is not 1-9", "level"));
         }
 
-        if (Priority is < -100 or > 100)
+        if (request.Priority is < -100 or > 100)
         {
-            return (null, Problems.Unprocessable($"priority {Priority} is not -100 to 100", "priority"));
+            return (null, Problems.Unprocessable($"priority {request.Priority} is not -100 to 100", "priority"));
         }
 
-        if (LabelProblem() is { } labels)
+        if (LabelProblem(request.Labels) is { } labels)
         {
             return (null, Problems.Unprocessable(labels, "labels"));
         }
 
-        foreach ((string field, string location, IReadOnlyList<string> allowed) in new[] { ("image", Image, tenant.Images), ("destination", Destination, tenant.Destinations) })
+        foreach ((string field, string location, IReadOnlyList<string> allowed) in new[] { ("image", request.Image, tenant.Images), ("destination", request.Destination, tenant.Destinations) })
         {
             if (PathProblem(location) is { } problem)
             {
@@ -136,35 +98,35 @@ public sealed record JobRequest
             }
         }
 
-        if (!tenant.Identities.Contains(Identity, StringComparer.Ordinal))
+        if (!tenant.Identities.Contains(request.Identity, StringComparer.Ordinal))
         {
-            return (null, Problems.Forbidden($"tenant '{tenant.Name}' may not sign with identity '{Identity}'", "identity"));
+            return (null, Problems.Forbidden($"tenant '{tenant.Name}' may not sign with identity '{request.Identity}'", "identity"));
         }
 
         var spec = new BundleJobSpec
         {
-            ImagePath = Image,
-            Destination = Destination,
-            Prefix = Prefix,
-            Architecture = Arch ?? "x86_64",
-            User = Account,
-            KernelId = Kernel,
-            RamdiskId = Ramdisk,
-            BlockDeviceMappings = BlockDeviceMappings is null ? null : string.Join(',', BlockDeviceMappings.Select(kv => $"{kv.Key}={kv.Value}")),
-            ProductCodes = ProductCodes is null ? null : string.Join(',', ProductCodes),
-            CompressionLevel = Level ?? BundleJobSpec.DefaultCompressionLevel,
-            Overwrite = Overwrite ?? false,
+            ImagePath = request.Image,
+            Destination = request.Destination,
+            Prefix = request.Prefix,
+            Architecture = request.Arch ?? "x86_64",
+            User = request.Account,
+            KernelId = request.Kernel,
+            RamdiskId = request.Ramdisk,
+            BlockDeviceMappings = request.BlockDeviceMappings is null ? null : string.Join(',', request.BlockDeviceMappings.Select(kv => $"{kv.Key}={kv.Value}")),
+            ProductCodes = request.ProductCodes is null ? null : string.Join(',', request.ProductCodes),
+            CompressionLevel = request.Level ?? BundleJobSpec.DefaultCompressionLevel,
+            Overwrite = request.Overwrite ?? false,
             // The silos resolve the identity to its files under their identity root; no path comes from outside.
-            Identity = Identity,
+            Identity = request.Identity,
             UserCertificatePath = "",
             PrivateKeyPath = "",
             CloudCertificatePath = "",
             Tenant = tenant.Name,
-            Priority = Priority ?? 0,
+            Priority = request.Priority ?? 0,
             Quota = tenant.Quota,
             Allowance = tenant.Allowance,
-            Labels = Labels,
-            RequestFingerprint = Fingerprint(),
+            Labels = request.Labels,
+            RequestFingerprint = request.Fingerprint(),
         };
         return (spec, null);
     }
@@ -173,12 +135,12 @@ public sealed record JobRequest
     /// A digest of what the request asks for (its fields as parsed, dictionaries in key order): the same idempotency key
     /// with a different request is told so instead of being answered with the first job.
     /// </summary>
-    public string Fingerprint()
+    public static string Fingerprint(this ServiceJobRequest request)
     {
-        JobRequest canonical = this with
+        ServiceJobRequest canonical = request with
         {
-            BlockDeviceMappings = BlockDeviceMappings is null ? null : new(BlockDeviceMappings.OrderBy(kv => kv.Key, StringComparer.Ordinal)),
-            Labels = Labels is null ? null : new(Labels.OrderBy(kv => kv.Key, StringComparer.Ordinal)),
+            BlockDeviceMappings = request.BlockDeviceMappings is null ? null : new(request.BlockDeviceMappings.OrderBy(kv => kv.Key, StringComparer.Ordinal)),
+            Labels = request.Labels is null ? null : new(request.Labels.OrderBy(kv => kv.Key, StringComparer.Ordinal)),
         };
         return Convert.ToHexStringLower(SHA256.HashData(JsonSerializer.SerializeToUtf8Bytes(canonical, Json)));
     }
@@ -210,19 +172,19 @@ public sealed record JobRequest
         return location.Split('/').Any(segment => segment is "..") ? "contains '..'" : null;
     }
 
-    private string? LabelProblem()
+    private static string? LabelProblem(Dictionary<string, string>? labels)
     {
-        if (Labels is null)
+        if (labels is null)
         {
             return null;
         }
 
-        if (Labels.Count > 32)
+        if (labels.Count > 32)
         {
-            return $"{Labels.Count} labels; at most 32";
+            return $"{labels.Count} labels; at most 32";
         }
 
-        foreach ((string key, string value) in Labels)
+        foreach ((string key, string value) in labels)
         {
             if (key.Length is 0 or > 63 || !key.All(c => char.IsAsciiLetterLower(c) || char.IsAsciiDigit(c) || c is '.' or '_' or '/' or '-'))
             {
