@@ -31,6 +31,11 @@ public sealed class ApiOptions
     /// <summary>The tenants file (see <see cref="Tenants.TenantDirectory"/>).</summary>
     public string? Tenants { get; set; }
 
+    /// <summary>
+    /// Serve the Orleans Dashboard under /admin/orleans, for operators only (the silos must run with --dashboard too).
+    /// </summary>
+    public bool Dashboard { get; set; }
+
     /// <summary>The largest request body accepted (a job request is well under 4 KiB).</summary>
     public int MaxBodyBytes { get; set; } = 64 * 1024;
 }
@@ -50,6 +55,7 @@ internal static class ApiArguments
         ["--jwt-audience"] = "BundleApi:JwtAudience",
         ["--tenants"] = "BundleApi:Tenants",
         ["--max-body-bytes"] = "BundleApi:MaxBodyBytes",
+        ["--dashboard"] = "BundleApi:Dashboard",
     };
 
     /// <summary>Every setting that could only fail later, one line each.</summary>

@@ -10,6 +10,7 @@ using Microsoft.AspNetCore.Hosting;
 using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Hosting;
+using Orleans.Dashboard;
 
 // bundle-api: the public door of a BundleCluster cluster. An Orleans client of the silos (through their Redis), it
 // takes jobs over HTTP from authenticated tenants; the Orleans gateway itself stays private to the cluster.
@@ -18,7 +19,7 @@ WebApplicationBuilder builder = WebApplication.CreateBuilder(new WebApplicationO
 builder.Configuration
     .AddJsonFile("appsettings.json", optional: true)
     .AddEnvironmentVariables("BUNDLEAPI_")
-    .AddCommandLine(args, ApiArguments.SwitchMappings);
+    .AddCommandLine(CommandLineFlags.WithSwitches(args, "--dashboard"), ApiArguments.SwitchMappings);
 ApiOptions options = builder.Configuration.GetSection(ApiOptions.Section).Get<ApiOptions>() ?? new ApiOptions();
 
 List<string> problems = ApiArguments.Problems(options);
@@ -68,6 +69,12 @@ builder.AddBundleClusterClient(o =>
     o.ClusterId = options.ClusterId;
     o.ServiceId = options.ServiceId;
     o.WaitForCluster = true; // a service starts beside its cluster: keep trying, and say "not ready" meanwhile
+}, client =>
+{
+    if (options.Dashboard)
+    {
+        client.AddDashboard();
+    }
 });
 // The HTTP server (health probes) comes up while the cluster client is still connecting.
 builder.Services.Configure<HostOptions>(host => host.ServicesStartConcurrently = true);
@@ -88,5 +95,17 @@ app.MapHealthChecks("/health/live", new HealthCheckOptions { Predicate = _ => fa
 app.MapHealthChecks("/health/ready", new HealthCheckOptions { Predicate = check => check.Tags.Contains("ready") });
 app.MapOpenApi().RequireAuthorization(BearerTokens.JobsPolicy);
 app.MapJobEndpoints();
+if (options.Dashboard)
+{
+    app.MapOrleansDashboard(DashboardPath).RequireAuthorization(BearerTokens.OperatorPolicy);
+}
+
 await app.RunAsync();
 return 0;
+
+/// <summary>bundle-api's entry point.</summary>
+internal partial class Program
+{
+    /// <summary>Where the Orleans Dashboard is served (operators only).</summary>
+    public const string DashboardPath = "/admin/orleans";
+}

@@ -134,10 +134,12 @@ public static class BundleClusterConnection
     /// Registers an Orleans client for the cluster and <see cref="BundleClusterClient"/> in DI
     /// (<c>builder.AddBundleClusterClient(o => o.Redis = "redis:6379")</c>), the settings validated on start.
     /// </summary>
-    public static IHostApplicationBuilder AddBundleClusterClient(this IHostApplicationBuilder builder, Action<BundleClusterConnectionOptions> configure)
+    /// <param name="client">More of Orleans' client configuration (bundle-api adds the dashboard's client side).</param>
+    public static IHostApplicationBuilder AddBundleClusterClient(this IHostApplicationBuilder builder, Action<BundleClusterConnectionOptions> configure,
+        Action<IClientBuilder>? client = null)
     {
         builder.Services.AddOptions<BundleClusterConnectionOptions>().Configure(configure);
-        return builder.AddBundleClusterClientCore();
+        return builder.AddBundleClusterClientCore(client);
     }
 
     /// <summary>
@@ -151,14 +153,18 @@ public static class BundleClusterConnection
         return builder.AddBundleClusterClientCore();
     }
 
-    private static IHostApplicationBuilder AddBundleClusterClientCore(this IHostApplicationBuilder builder)
+    private static IHostApplicationBuilder AddBundleClusterClientCore(this IHostApplicationBuilder builder, Action<IClientBuilder>? more = null)
     {
         builder.Services.AddOptions<BundleClusterConnectionOptions>().ValidateOnStart();
         builder.Services.AddSingleton<IValidateOptions<BundleClusterConnectionOptions>, BundleClusterConnectionOptionsValidator>();
-        builder.UseOrleansClient(client => client
-            .AddActivityPropagation() // the caller's trace context reaches the job: its bundle.job span joins that trace
-            .UseRedisClustering(_ => { })
-            .UseConnectionRetryFilter<ClusterConnectionRetry>());
+        builder.UseOrleansClient(client =>
+        {
+            client
+                .AddActivityPropagation() // the caller's trace context reaches the job: its bundle.job span joins that trace
+                .UseRedisClustering(_ => { })
+                .UseConnectionRetryFilter<ClusterConnectionRetry>();
+            more?.Invoke(client);
+        });
         // Orleans' own options follow ours, read when the client is built (so configuration binding applies).
         builder.Services.AddOptions<Orleans.Clustering.Redis.RedisClusteringOptions>().Configure<IOptions<BundleClusterConnectionOptions>>((o, connection) =>
         {

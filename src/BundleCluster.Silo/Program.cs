@@ -16,7 +16,7 @@ WebApplicationBuilder builder = WebApplication.CreateBuilder(new WebApplicationO
 builder.Configuration
     .AddJsonFile("appsettings.json", optional: true)
     .AddEnvironmentVariables("BUNDLESILO_")
-    .AddCommandLine(SiloArguments.Normalize(args), SiloArguments.SwitchMappings);
+    .AddCommandLine(SiloArguments.Normalize(CommandLineFlags.WithSwitches(args, "--dashboard")), SiloArguments.SwitchMappings);
 var options = builder.Configuration.GetSection(SiloHostOptions.Section).Get<SiloHostOptions>() ?? new SiloHostOptions();
 options.AllowedRoots.AddRange(builder.Configuration.GetSection("BundleSilo:AllowedRoot").Get<string[]>() ?? []);
 options.KeyRoots.AddRange(builder.Configuration.GetSection("BundleSilo:KeyRoot").Get<string[]>() ?? []);
@@ -57,6 +57,13 @@ builder.UseOrleans(silo =>
         o.NumMissedTableIAmAliveLimit = 3;
     });
     silo.AddBundleClusterRedis(options.Redis!); // validated above
+    if (options.Dashboard)
+    {
+        // The dashboard's silo side (its grains and call profiling), for bundle-api --dashboard to show. Off by default:
+        // profiling every grain call costs CPU.
+        Orleans.Dashboard.ServiceCollectionExtensions.AddDashboard(silo);
+    }
+
     silo.AddBundleClusterGrains(o =>
     {
         o.AllowedRoots = options.AllowedRoots.Select(Path.GetFullPath).ToList();

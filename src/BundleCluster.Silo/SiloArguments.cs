@@ -16,6 +16,7 @@ internal static class SiloArguments
         ["--slices-in-flight"] = "BundleSilo:SlicesInFlight",
         ["--max-running-jobs"] = "BundleSilo:MaxRunningJobs",
         ["--identity-root"] = "BundleSilo:IdentityRoot",
+        ["--dashboard"] = "BundleSilo:Dashboard",
     };
 
     /// <summary>Flags that may repeat, and the indexed configuration key each becomes.</summary>

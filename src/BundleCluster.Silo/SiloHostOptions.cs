@@ -34,6 +34,9 @@ public sealed class SiloHostOptions
     /// <summary>s3://bucket/prefix locations jobs may read images from and write bundles to (none: no S3).</summary>
     public List<string> AllowedS3 { get; set; } = [];
 
+    /// <summary>Run the Orleans Dashboard's silo side, for bundle-api --dashboard (off by default: it profiles every grain call).</summary>
+    public bool Dashboard { get; set; }
+
     /// <summary>Directory of named signing identities (NAME/cert.pem, NAME/pk.pem, NAME/cloud-cert.pem).</summary>
     public string? IdentityRoot { get; set; }
 

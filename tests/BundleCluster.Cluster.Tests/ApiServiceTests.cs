@@ -66,12 +66,12 @@ public sealed class ApiServiceFixture : IAsyncLifetime
              "tenants": {
                "team-a": {"subjects": ["alice"], "images": ["{{{ImagesA}}}"], "destinations": ["{{{OutA}}}"], "identities": ["dev"]},
                "team-b": {"subjects": ["bob"], "images": ["{{{ImagesB}}}"], "destinations": ["{{{Dir.Path}}}/b-out"], "identities": ["dev"]}},
-             "scaleReaders": ["autoscaler"]}
+             "scaleReaders": ["autoscaler"], "operators": ["ops"]}
             """);
         Tokens = TestTokens.Rsa(Dir.Path);
         for (int i = 0; i < 2; i++)
         {
-            var silo = new SiloProcess(_redis.Address, _clusterId, [Dir.Path], flags: ["--identity-root", identities]);
+            var silo = new SiloProcess(_redis.Address, _clusterId, [Dir.Path], flags: ["--identity-root", identities, "--dashboard"]);
             _silos.Add(silo);
         }
 
@@ -81,7 +81,7 @@ public sealed class ApiServiceFixture : IAsyncLifetime
         }
 
         Api = new ApiProcess(_redis.Address, _clusterId, ["--jwt-key-file", Tokens.PublicKeyPath, "--jwt-issuer", TestTokens.Issuer,
-            "--jwt-audience", TestTokens.Audience, "--tenants", tenants]);
+            "--jwt-audience", TestTokens.Audience, "--tenants", tenants, "--dashboard"]);
         await Api.WaitReadyAsync();
     }
 
@@ -114,7 +114,7 @@ public sealed class ApiServiceFixture : IAsyncLifetime
 
 /// <summary>bundle-api against real processes, spoken to in plain HTTP (what a pipeline in any language does).</summary>
 [Trait("Tier", "Slow")] // redis-server, two bundle-silo processes and bundle-api
-public sealed class ApiServiceTests(ApiServiceFixture service) : IClassFixture<ApiServiceFixture>
+public sealed class ApiServiceTests(ApiServiceFixture service, Xunit.Abstractions.ITestOutputHelper output) : IClassFixture<ApiServiceFixture>
 {
     private static StringContent Json(object body) => new(JsonSerializer.Serialize(body), Encoding.UTF8, "application/json");
 
@@ -414,6 +414,86 @@ public sealed class ApiServiceTests(ApiServiceFixture service) : IClassFixture<A
         Assert.Equal(HttpStatusCode.Unauthorized, refused.Status);
         var nowhere = BundleServiceClient.Create(new BundleServiceOptions { Url = new Uri("http://127.0.0.1:1"), Token = "x" });
         await Assert.ThrowsAsync<ClusterUnreachableException>(() => nowhere.GetStatusAsync(jobId));
+    }
+
+    /// <summary>
+    /// 200 submissions from 20 concurrent clients, each with its own idempotency key: every job completes exactly once.
+    /// Prints the submit latencies and the throughput (bench/api-load.sh runs this test alone and reports them).
+    /// </summary>
+    [Fact]
+    public async Task Two_hundred_jobs_from_twenty_concurrent_clients_all_complete_exactly_once()
+    {
+        const int Clients = 20, JobsPerClient = 10;
+        string run = Guid.NewGuid().ToString("N")[..8];
+        string[] images = [.. Enumerable.Range(0, 20).Select(i => Image($"load-{run}-{i}.img", 64 * 1024 + i * 4096))];
+        var latencies = new System.Collections.Concurrent.ConcurrentBag<double>();
+        var submitted = new System.Collections.Concurrent.ConcurrentDictionary<string, string>(); // key -> location
+        var clock = System.Diagnostics.Stopwatch.StartNew();
+        await Task.WhenAll(Enumerable.Range(0, Clients).Select(async c =>
+        {
+            using HttpClient http = service.Http();
+            for (int i = 0; i < JobsPerClient; i++)
+            {
+                string key = $"load-{run}-{c}-{i}";
+                string destination = Directory.CreateDirectory(Path.Combine(service.OutA, key)).FullName;
+                using var request = new HttpRequestMessage(HttpMethod.Post, "/v1/jobs") { Content = Json(Job(images[(c + i) % images.Length], destination)) };
+                request.Headers.Add("Idempotency-Key", key);
+                var one = System.Diagnostics.Stopwatch.StartNew();
+                using HttpResponseMessage response = await http.SendAsync(request);
+                latencies.Add(one.Elapsed.TotalMilliseconds);
+                Assert.True(response.StatusCode == HttpStatusCode.Accepted, await response.Content.ReadAsStringAsync());
+                Assert.True(submitted.TryAdd(key, response.Headers.Location!.OriginalString));
+            }
+        }));
+        TimeSpan submitting = clock.Elapsed;
+
+        using HttpClient watcher = service.Http();
+        var finished = new Dictionary<string, JsonObject>();
+        using var bound = new CancellationTokenSource(TimeSpan.FromMinutes(5));
+        while (finished.Count < submitted.Count)
+        {
+            foreach ((string key, string location) in submitted.Where(kv => !finished.ContainsKey(kv.Key)))
+            {
+                JsonObject job = JsonNode.Parse(await watcher.GetStringAsync(location, bound.Token))!.AsObject();
+                if (job["state"]!.GetValue<string>() is "Completed" or "Failed" or "Cancelled")
+                {
+                    finished[key] = job;
+                }
+            }
+
+            await Task.Delay(250, bound.Token);
+        }
+
+        TimeSpan total = clock.Elapsed;
+        Assert.Equal(Clients * JobsPerClient, submitted.Values.Distinct().Count()); // no two keys share a job
+        Assert.All(finished.Values, job => Assert.Equal("Completed", job["state"]!.GetValue<string>()));
+        // Exactly once: each destination holds one manifest and its parts, nothing else (no second run, no staging).
+        Assert.All(submitted.Keys, key =>
+        {
+            string[] files = Directory.GetFileSystemEntries(Path.Combine(service.OutA, key)).Select(Path.GetFileName).ToArray()!;
+            Assert.Single(files, f => f.EndsWith(".manifest.xml", StringComparison.Ordinal));
+            Assert.All(files, f => Assert.Matches(@"^load-[0-9a-f]{8}-\d+\.img\.(manifest\.xml|part\.\d+)$", f));
+        });
+        double[] sorted = [.. latencies.Order()];
+        output.WriteLine(string.Create(System.Globalization.CultureInfo.InvariantCulture,
+            $"api-load: {submitted.Count} jobs from {Clients} clients; submit p50 {sorted[sorted.Length / 2]:0.0} ms, p99 {sorted[(int)(sorted.Length * 0.99)]:0.0} ms, max {sorted[^1]:0.0} ms; submitted in {submitting.TotalSeconds:0.00} s ({submitted.Count / submitting.TotalSeconds:0} jobs/s); all completed in {total.TotalSeconds:0.00} s ({submitted.Count / total.TotalSeconds:0.0} jobs/s)"));
+    }
+
+    [Fact]
+    public async Task The_Orleans_dashboard_is_for_operators_only()
+    {
+        using HttpClient ops = service.Http("ops");
+        HttpResponseMessage page = await ops.GetAsync("/admin/orleans/");
+        Assert.Equal(HttpStatusCode.OK, page.StatusCode);
+        Assert.Equal("text/html", page.Content.Headers.ContentType?.MediaType);
+        HttpResponseMessage data = await ops.GetAsync("/admin/orleans/DashboardCounters");
+        Assert.True(data.StatusCode == HttpStatusCode.OK, await data.Content.ReadAsStringAsync());
+        Assert.Contains("\"totalActiveHostCount\":2", (await data.Content.ReadAsStringAsync()).Replace(" ", "", StringComparison.Ordinal));
+
+        using HttpClient alice = service.Http();
+        await ProblemAsync(await alice.GetAsync("/admin/orleans/"), HttpStatusCode.Forbidden);
+        using HttpClient anonymous = service.Http(subject: null);
+        await ProblemAsync(await anonymous.GetAsync("/admin/orleans/DashboardCounters"), HttpStatusCode.Unauthorized);
     }
 
     [Fact]
