@@ -97,7 +97,7 @@ app.MapOpenApi().RequireAuthorization(BearerTokens.JobsPolicy);
 app.MapJobEndpoints();
 if (options.Dashboard)
 {
-    app.MapOrleansDashboard(DashboardPath).RequireAuthorization(BearerTokens.OperatorPolicy);
+    app.MapOrleansDashboard(DashboardPath).RequireAuthorization(BearerTokens.OperatorPolicy).ExcludeFromDescription(); // not our API
 }
 
 await app.RunAsync();
