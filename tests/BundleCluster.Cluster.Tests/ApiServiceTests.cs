@@ -497,6 +497,24 @@ public sealed class ApiServiceTests(ApiServiceFixture service, Xunit.Abstraction
     }
 
     [Fact]
+    public async Task An_OpenID_Connect_authority_gives_the_keys_through_its_discovery_document()
+    {
+        await using OidcTestAuthority authority = await OidcTestAuthority.StartAsync();
+        using var api = new ApiProcess(service.Redis, service.ClusterId, ["--jwt-authority", authority.Issuer,
+            "--jwt-audience", TestTokens.Audience, "--tenants", service.TenantsFile]);
+        await api.WaitReadyAsync();
+        using var http = new HttpClient { BaseAddress = api.BaseAddress };
+
+        using var good = new HttpRequestMessage(HttpMethod.Get, "/v1/jobs");
+        good.Headers.Authorization = new AuthenticationHeaderValue("Bearer", authority.TokenFor("alice", TestTokens.Audience));
+        HttpResponseMessage answered = await http.SendAsync(good);
+        Assert.True(answered.StatusCode == HttpStatusCode.OK, await answered.Content.ReadAsStringAsync());
+        using var foreign = new HttpRequestMessage(HttpMethod.Get, "/v1/jobs");
+        foreign.Headers.Authorization = new AuthenticationHeaderValue("Bearer", service.Tokens.For("alice", issuer: authority.Issuer));
+        Assert.Contains("signature", (await ProblemAsync(await http.SendAsync(foreign), HttpStatusCode.Unauthorized))["detail"]!.GetValue<string>());
+    }
+
+    [Fact]
     public async Task An_ES256_key_file_works_like_an_RS256_one_and_refuses_RS256_tokens_of_another_key()
     {
         using TestTokens ec = TestTokens.EcdsaP256(service.Dir.Sub("ec"));
