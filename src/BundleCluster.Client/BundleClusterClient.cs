@@ -76,20 +76,6 @@ public sealed class BundleClusterClient(IGrainFactory grains, TimeSpan? pollInte
         }
     }
 
-    /// <summary>Waits for the job to finish; returns its status if it completed.</summary>
-    /// <exception cref="BundleJobFailedException">The job failed or was cancelled.</exception>
-    public async Task<BundleJobStatus> WaitAsync(string jobId, IProgress<BundleJobStatus>? progress = null, CancellationToken ct = default)
-    {
-        BundleJobStatus? final = null;
-        await foreach (BundleJobStatus status in WatchAsync(jobId, ct: ct))
-        {
-            progress?.Report(status);
-            final = status;
-        }
-
-        return final!.State == BundleJobState.Completed ? final : throw new BundleJobFailedException(final);
-    }
-
     IAsyncEnumerable<BundleJobStatus> IBundleJobClient.FollowAsync(string jobId, CancellationToken ct) => WatchAsync(jobId, ct: ct);
 
     Task<BundleJobStatus> IBundleJobClient.CancelAsync(string jobId, CancellationToken ct) => CancelAsync(jobId, "requested by client", ct);

@@ -213,20 +213,6 @@ public sealed class BundleServiceClient : IBundleJobClient
         }
     }
 
-    /// <summary>Waits for the job to finish; returns its status if it completed.</summary>
-    /// <exception cref="BundleJobFailedException">The job failed or was cancelled.</exception>
-    public async Task<BundleJobStatus> WaitAsync(string jobId, IProgress<BundleJobStatus>? progress = null, CancellationToken ct = default)
-    {
-        BundleJobStatus? final = null;
-        await foreach (BundleJobStatus status in WatchAsync(jobId, ct: ct))
-        {
-            progress?.Report(status);
-            final = status;
-        }
-
-        return final!.State == BundleJobState.Completed ? final : throw new BundleJobFailedException(final);
-    }
-
     private static string JobPath(string jobId) => "/v1/jobs/" + Uri.EscapeDataString(jobId);
 
     private async Task<T> SendAsync<T>(HttpRequestMessage request, string? jobId, CancellationToken ct)
