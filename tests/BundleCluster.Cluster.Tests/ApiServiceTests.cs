@@ -65,7 +65,8 @@ public sealed class ApiServiceFixture : IAsyncLifetime
             {"claim": "sub",
              "tenants": {
                "team-a": {"subjects": ["alice"], "images": ["{{{ImagesA}}}"], "destinations": ["{{{OutA}}}"], "identities": ["dev"]},
-               "team-b": {"subjects": ["bob"], "images": ["{{{ImagesB}}}"], "destinations": ["{{{Dir.Path}}}/b-out"], "identities": ["dev"]}},
+               "team-b": {"subjects": ["bob"], "images": ["{{{ImagesB}}}"], "destinations": ["{{{Dir.Path}}}/b-out"], "identities": ["dev"]},
+               "team-c": {"subjects": ["carol"], "images": ["{{{ImagesA}}}"], "destinations": ["{{{OutA}}}"], "identities": ["dev"], "maxRunningJobs": 1}},
              "scaleReaders": ["autoscaler"], "operators": ["ops"]}
             """);
         Tokens = TestTokens.Rsa(Dir.Path);
@@ -515,6 +516,43 @@ public sealed class ApiServiceTests(ApiServiceFixture service, Xunit.Abstraction
     }
 
     [Fact]
+    public async Task A_tenant_limited_to_one_running_job_waits_in_the_queue_and_a_cancelled_waiting_job_leaves_nothing()
+    {
+        string busy = ClusterJobs.BusyImage(Path.Combine(service.ImagesA, "carol-busy.img"), 150_000_000, seed: 80);
+        using HttpClient carol = service.Http("carol");
+        async Task<string> SubmitAsync(string image, string name, int? level = null)
+        {
+            HttpResponseMessage response = await carol.PostAsync("/v1/jobs",
+                Json(Job(image, Directory.CreateDirectory(Path.Combine(service.OutA, name)).FullName, level: level)));
+            Assert.True(response.StatusCode == HttpStatusCode.Accepted, await response.Content.ReadAsStringAsync());
+            return response.Headers.Location!.OriginalString;
+        }
+
+        async Task<JsonObject> GetAsync(string location) => JsonNode.Parse(await carol.GetStringAsync(location))!.AsObject();
+
+        string first = await SubmitAsync(busy, "carol-1", level: 9);
+        string second = await SubmitAsync(Image("carol-2.img"), "carol-2");
+        string third = await SubmitAsync(Image("carol-3.img"), "carol-3");
+
+        Assert.Equal("Running", (await GetAsync(first))["state"]!.GetValue<string>());
+        JsonObject waiting = await GetAsync(second);
+        Assert.Equal(("Queued", 1), (waiting["state"]!.GetValue<string>(), waiting["queuePosition"]!.GetValue<int>()));
+        Assert.Equal(2, (await GetAsync(third))["queuePosition"]!.GetValue<int>());
+        JsonObject cancelled = JsonNode.Parse(await (await carol.PostAsync(third + ":cancel", null)).Content.ReadAsStringAsync())!.AsObject();
+        Assert.Equal("Cancelled", cancelled["state"]!.GetValue<string>());
+
+        List<(string Event, string Id, JsonObject Data)> events = await ReadEventsAsync(carol, second).WaitAsync(TimeSpan.FromMinutes(3));
+        Assert.Contains(events, e => e.Data["state"]!.GetValue<string>() == "Queued");
+        JsonObject done = events[^1].Data;
+        Assert.Equal("Completed", done["state"]!.GetValue<string>());
+        JsonObject firstDone = await GetAsync(first);
+        Assert.Equal("Completed", firstDone["state"]!.GetValue<string>());
+        Assert.True(done["startedAt"]!.GetValue<DateTimeOffset>() >= firstDone["finishedAt"]!.GetValue<DateTimeOffset>(),
+            "the second job started only when the first had finished");
+        Assert.Empty(Directory.GetFileSystemEntries(Path.Combine(service.OutA, "carol-3")));
+    }
+
+    [Fact]
     public async Task An_ES256_key_file_works_like_an_RS256_one_and_refuses_RS256_tokens_of_another_key()
     {
         using TestTokens ec = TestTokens.EcdsaP256(service.Dir.Sub("ec"));
@@ -615,6 +653,9 @@ public sealed class ApiServiceTests(ApiServiceFixture service, Xunit.Abstraction
         JsonObject document = JsonNode.Parse(await http.GetStringAsync("/openapi/v1.json"))!.AsObject();
 
         Assert.StartsWith("3.", document["openapi"]!.GetValue<string>());
+        Microsoft.OpenApi.Reader.ReadResult parsed = Microsoft.OpenApi.OpenApiDocument.Parse(document.ToJsonString(), "json");
+        Assert.Empty(parsed.Diagnostic!.Errors);
+        Assert.Equal(5, parsed.Document!.Paths.Count);
         JsonObject paths = document["paths"]!.AsObject();
         Assert.Equal(["/v1/jobs", "/v1/jobs/{id}", "/v1/jobs/{id}/events", "/v1/jobs/{id}:cancel", "/v1/scale"],
             paths.Select(p => p.Key).Order(StringComparer.Ordinal));
