@@ -144,7 +144,7 @@ public sealed class JobQueueTests(TwoRunningJobsClusterFixture fixture) : IClass
     public async Task A_tenant_at_its_limit_waits_without_holding_up_other_tenants_and_beyond_its_queue_limit_is_refused()
     {
         var quota = new TenantQuota(MaxRunningJobs: 1, MaxQueuedJobs: 1);
-        string a1, a2, b1;
+        string a1, a2, b1, a3;
         await using (new CompressionStall(fixture.Cluster))
         {
             a1 = await _client.SubmitAsync(Spec("a1", "tenant-a", quota: quota));
@@ -157,7 +157,7 @@ public sealed class JobQueueTests(TwoRunningJobsClusterFixture fixture) : IClass
             Assert.Equal(BundleJobState.Running, (await _client.GetStatusAsync(b1)).State);
 
             // tenant-a already has one job waiting, its limit: the next is refused, says why, and writes nothing.
-            string a3 = await _client.SubmitAsync(Spec("a3", "tenant-a", quota: quota));
+            a3 = await _client.SubmitAsync(Spec("a3", "tenant-a", quota: quota), idempotencyKey: "a3-" + Guid.NewGuid().ToString("N"));
             BundleJobStatus refused = await _client.GetStatusAsync(a3);
             Assert.Equal(BundleJobState.Failed, refused.State);
             Assert.Equal(JobErrorKind.QuotaExceeded, refused.ErrorKind);
@@ -169,6 +169,10 @@ public sealed class JobQueueTests(TwoRunningJobsClusterFixture fixture) : IClass
         Assert.All(done.Values, s => Assert.Equal(BundleJobState.Completed, s.State));
         Assert.True(done[a2].RunningSince >= done[a1].FinishedAt, "tenant-a's second job ran only after its first had finished");
         Assert.Equal("tenant-a", done[a2].Tenant);
+
+        // The refused job's key, tried again once the tenant has room: a fresh try, not the old refusal.
+        Assert.Equal(a3, await _client.SubmitAsync(Spec("a3", "tenant-a", quota: quota), idempotencyKey: a3));
+        Assert.Equal(BundleJobState.Completed, (await _client.WaitAsync(a3).WaitAsync(Bound)).State);
     }
 
     public void Dispose() => _dir.Dispose();

@@ -53,7 +53,16 @@ internal sealed partial class BundleJobGrain(
     {
         if (State.Spec is not null)
         {
-            return Status; // idempotent: the same id names the same job
+            if (!(Status.IsFinished && Status.ErrorKind == JobErrorKind.QuotaExceeded))
+            {
+                return Status; // idempotent: the same id names the same job
+            }
+
+            // The queue refused it and it wrote nothing: a retry under the same key (a re-run nightly job, a client
+            // that backs off) gets a fresh try instead of the old refusal forever.
+            record.State = new BundleJobRecord();
+            _sink?.Dispose();
+            _sink = null;
         }
 
         string jobId = this.GetPrimaryKeyString();
