@@ -29,6 +29,9 @@ internal sealed partial class BundleJobGrain(
     : Grain, IBundleJobGrain, IBundleJobReports, IAdmittedJob, IRemindable
 {
     private const string WatchdogReminder = "watchdog";
+
+    /// <summary>How long a status read waits for the queue position before answering with the last one known.</summary>
+    private static readonly TimeSpan QueuePositionWait = TimeSpan.FromSeconds(2);
     private IBundleSink? _sink;
     private bool _committing;
     private IGrainTimer? _watchdog;
@@ -171,7 +174,9 @@ internal sealed partial class BundleJobGrain(
         {
             try
             {
-                int? position = await Queue.GetPositionAsync(this.GetPrimaryKeyString());
+                // Bounded: a status read must answer even while the queue's silo is unreachable (after a crash, until
+                // membership has declared it dead); the last known position stands then.
+                int? position = await Queue.GetPositionAsync(this.GetPrimaryKeyString()).WaitAsync(QueuePositionWait);
                 SetStatus(Status with { QueuePosition = position ?? Status.QueuePosition });
             }
             catch (Exception ex) when (ex is TimeoutException or OrleansException)

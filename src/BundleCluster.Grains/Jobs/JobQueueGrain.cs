@@ -36,7 +36,7 @@ internal sealed partial class JobQueueGrain(
     ILogger<JobQueueGrain> logger)
     : Grain, IJobQueueGrain
 {
-    /// <summary>How long the scale signal waits for one running job's state.</summary>
+    /// <summary>How long the scale signal and the reclaiming check wait for one running job's state.</summary>
     private static readonly TimeSpan StatusWait = TimeSpan.FromSeconds(2);
 
     private JobQueueRecord State => record.State;
@@ -175,7 +175,8 @@ internal sealed partial class JobQueueGrain(
         {
             try
             {
-                BundleJobStatus status = await GrainFactory.GetGrain<IBundleJobGrain>(job.Ticket.JobId).GetStatusAsync();
+                // Bounded, since the queue takes no other call meanwhile: a job whose silo just died answers later.
+                BundleJobStatus status = await GrainFactory.GetGrain<IBundleJobGrain>(job.Ticket.JobId).GetStatusAsync().WaitAsync(StatusWait);
                 if (status.IsFinished || status.StartedAt is null)
                 {
                     ended.Add(job.Ticket.JobId);
