@@ -28,6 +28,35 @@ public sealed class TwoRunningJobsClusterFixture : IAsyncLifetime
     public async Task DisposeAsync() => await Cluster.DisposeAsync();
 }
 
+/// <summary>
+/// Holds every silo's only compression slot (fault injection: a cluster busy with other work) until disposed, so
+/// admitted jobs stay Running for as long as the test looks at the jobs waiting behind them.
+/// </summary>
+internal sealed class CompressionStall : IAsyncDisposable
+{
+    private readonly ManualResetEventSlim _gate = new();
+    private readonly Task[] _holders;
+
+    public CompressionStall(InProcessTestCluster cluster)
+        : this(cluster.Silos)
+    {
+    }
+
+    public CompressionStall(IEnumerable<InProcessSiloHandle> silos) =>
+        _holders = [.. silos.Select(silo => silo.SiloHost.Services.GetRequiredService<CpuWorkLimiter>().RunAsync(() =>
+        {
+            _gate.Wait();
+            return 0;
+        }))];
+
+    public async ValueTask DisposeAsync()
+    {
+        _gate.Set();
+        await Task.WhenAll(_holders);
+        _gate.Dispose();
+    }
+}
+
 /// <summary>Admission control: the cluster's and each tenant's limits, priority order, cancelling while queued.</summary>
 public sealed class JobQueueTests(TwoRunningJobsClusterFixture fixture) : IClassFixture<TwoRunningJobsClusterFixture>, IDisposable
 {
@@ -53,30 +82,6 @@ public sealed class JobQueueTests(TwoRunningJobsClusterFixture fixture) : IClass
             Priority = priority,
             Quota = quota,
         };
-    }
-
-    /// <summary>
-    /// Holds every silo's only compression slot (fault injection: a cluster busy with other work) until disposed, so
-    /// admitted jobs stay Running for as long as the test looks at the jobs waiting behind them.
-    /// </summary>
-    private sealed class CompressionStall : IAsyncDisposable
-    {
-        private readonly ManualResetEventSlim _gate = new();
-        private readonly Task[] _holders;
-
-        public CompressionStall(InProcessTestCluster cluster) =>
-            _holders = [.. cluster.Silos.Select(silo => silo.SiloHost.Services.GetRequiredService<CpuWorkLimiter>().RunAsync(() =>
-            {
-                _gate.Wait();
-                return 0;
-            }))];
-
-        public async ValueTask DisposeAsync()
-        {
-            _gate.Set();
-            await Task.WhenAll(_holders);
-            _gate.Dispose();
-        }
     }
 
     /// <summary>Polls every job until all have finished; fails if more than <paramref name="limit"/> ever ran at once.</summary>
@@ -174,6 +179,66 @@ public sealed class JobQueueTests(TwoRunningJobsClusterFixture fixture) : IClass
         Assert.Equal(a3, await _client.SubmitAsync(Spec("a3", "tenant-a", quota: quota), idempotencyKey: a3));
         Assert.Equal(BundleJobState.Completed, (await _client.WaitAsync(a3).WaitAsync(Bound)).State);
     }
+
+    public void Dispose() => _dir.Dispose();
+}
+
+/// <summary>The default limit follows the cluster: one running job per compression slot of the active silos.</summary>
+public sealed class QueueFollowsClusterSlotsTests : IAsyncLifetime, IDisposable
+{
+    private readonly TempDirectory _dir = new("queue-slots");
+    private InProcessTestCluster _cluster = null!;
+
+    public async Task InitializeAsync()
+    {
+        var builder = new InProcessTestClusterBuilder(1);
+        builder.ConfigureSilo((_, silo) => silo.AddBundleClusterGrains(o => o.CompressionSlots = 1).AddBundleClusterInMemoryStorage());
+        _cluster = builder.Build();
+        await _cluster.DeployAsync();
+    }
+
+    [Fact]
+    public async Task A_silo_that_joins_lets_a_waiting_job_run_without_waiting_for_a_running_one_to_finish()
+    {
+        var client = new BundleClusterClient(_cluster.Client, TimeSpan.FromMilliseconds(50));
+        BundleJobSpec Spec(string name)
+        {
+            TestIdentity user = TestIdentity.User(_dir.Path);
+            return new BundleJobSpec
+            {
+                ImagePath = TestImages.Create(_dir.File(name + ".img"), 3_000_000, seed: name.Length),
+                Destination = _dir.Sub(name),
+                User = "123456789012",
+                UserCertificatePath = user.CertificatePath,
+                PrivateKeyPath = user.PrivateKeyPath,
+                CloudCertificatePath = TestIdentity.Cloud(_dir.Path).CertificatePath,
+                SliceSize = 1 << 20,
+            };
+        }
+
+        string first, second;
+        await using (new CompressionStall(_cluster))
+        {
+            first = await client.SubmitAsync(Spec("first"));
+            second = await client.SubmitAsync(Spec("second"));
+            Assert.Equal(BundleJobState.Queued, (await client.GetStatusAsync(second)).State); // one slot, one running job
+
+            InProcessSiloHandle joined = await _cluster.StartAdditionalSiloAsync();
+            await using var stallJoined = new CompressionStall([joined]); // the newcomer is busy too: nothing can finish
+            BundleJobStatus admitted = await client.WatchAsync(second).FirstAsync(s => s.State != BundleJobState.Queued).AsTask()
+                .WaitAsync(TimeSpan.FromSeconds(15)); // the queue's own check comes every 30 s: this is the waiting job asking again
+
+            Assert.Equal(BundleJobState.Running, admitted.State);
+            Assert.Equal(BundleJobState.Running, (await client.GetStatusAsync(first)).State);
+        }
+
+        foreach (string job in new[] { first, second })
+        {
+            Assert.Equal(BundleJobState.Completed, (await client.WaitAsync(job).WaitAsync(TimeSpan.FromMinutes(2))).State);
+        }
+    }
+
+    public async Task DisposeAsync() => await _cluster.DisposeAsync();
 
     public void Dispose() => _dir.Dispose();
 }

@@ -55,9 +55,18 @@ internal sealed partial class JobQueueGrain(
             return QueueAnswer.Run;
         }
 
-        if (Position(ticket.JobId) is { } waiting)
+        if (Position(ticket.JobId) is not null)
         {
-            return new QueueAnswer(false, waiting);
+            // A waiting job asks again on every watchdog tick: the room may have grown meanwhile (a silo joined and
+            // the default limit follows the cluster's slots), so try to admit before answering.
+            List<QueuedJob> grown = AdmitWaiting();
+            if (grown.Count > 0)
+            {
+                await record.WriteStateAsync();
+                Notify(grown.Where(j => j.Ticket.JobId != ticket.JobId));
+            }
+
+            return Position(ticket.JobId) is { } waiting ? new QueueAnswer(false, waiting) : QueueAnswer.Run;
         }
 
         var entry = new QueuedJob(ticket, State.NextSequence++);
