@@ -135,7 +135,8 @@ public sealed class JobQueueTests(TwoRunningJobsClusterFixture fixture) : IClass
         Dictionary<string, BundleJobStatus> done = await WatchAllAsync([first, second, third, fourth, urgent], TwoRunningJobsClusterFixture.MaxRunningJobs);
 
         Assert.All(new[] { first, second, third, urgent }, id => Assert.Equal(BundleJobState.Completed, done[id].State));
-        Assert.True(done[urgent].RunningSince <= done[third].RunningSince, "the urgent job was admitted before the one waiting ahead of it");
+        // (The order of admission is what the positions above showed; when two places free at once, the two jobs
+        // admitted hear it in either order, so their RunningSince times say nothing about priority.)
         Assert.True(done[urgent].RunningSince >= new[] { done[first].FinishedAt, done[second].FinishedAt }.Min(),
             "a waiting job started only when a running one had finished");
         Assert.Equal(BundleJobState.Cancelled, done[fourth].State);
