@@ -64,23 +64,22 @@ public sealed class JobQueueTests(TwoRunningJobsClusterFixture fixture) : IClass
     private readonly TempDirectory _dir = new("queue");
     private readonly BundleClusterClient _client = new(fixture.Cluster.Client, TimeSpan.FromMilliseconds(50));
 
-    private BundleJobSpec Spec(string name, string? tenant = null, int priority = 0, TenantQuota? quota = null)
-    {
-        TestIdentity user = TestIdentity.User(_dir.Path);
-        string image = TestImages.Create(_dir.File(name + ".img"), 3_000_000, seed: name.Length);
+    private BundleJobSpec Spec(string name, string? tenant = null, int priority = 0, TenantQuota? quota = null) =>
+        SmallJob(_dir, name) with { Tenant = tenant, Priority = priority, Quota = quota };
 
+    /// <summary>A job of three 1 MiB slices, to its own directory: quick once the compression slots are free.</summary>
+    internal static BundleJobSpec SmallJob(TempDirectory dir, string name)
+    {
+        TestIdentity user = TestIdentity.User(dir.Path);
         return new BundleJobSpec
         {
-            ImagePath = image,
-            Destination = _dir.Sub(name),
+            ImagePath = TestImages.Create(dir.File(name + ".img"), 3_000_000, seed: name.Length),
+            Destination = dir.Sub(name),
             User = "123456789012",
             UserCertificatePath = user.CertificatePath,
             PrivateKeyPath = user.PrivateKeyPath,
-            CloudCertificatePath = TestIdentity.Cloud(_dir.Path).CertificatePath,
+            CloudCertificatePath = TestIdentity.Cloud(dir.Path).CertificatePath,
             SliceSize = 1 << 20,
-            Tenant = tenant,
-            Priority = priority,
-            Quota = quota,
         };
     }
 
@@ -202,26 +201,11 @@ public sealed class QueueFollowsClusterSlotsTests : IAsyncLifetime, IDisposable
     public async Task A_silo_that_joins_lets_a_waiting_job_run_without_waiting_for_a_running_one_to_finish()
     {
         var client = new BundleClusterClient(_cluster.Client, TimeSpan.FromMilliseconds(50));
-        BundleJobSpec Spec(string name)
-        {
-            TestIdentity user = TestIdentity.User(_dir.Path);
-            return new BundleJobSpec
-            {
-                ImagePath = TestImages.Create(_dir.File(name + ".img"), 3_000_000, seed: name.Length),
-                Destination = _dir.Sub(name),
-                User = "123456789012",
-                UserCertificatePath = user.CertificatePath,
-                PrivateKeyPath = user.PrivateKeyPath,
-                CloudCertificatePath = TestIdentity.Cloud(_dir.Path).CertificatePath,
-                SliceSize = 1 << 20,
-            };
-        }
-
         string first, second;
         await using (new CompressionStall(_cluster))
         {
-            first = await client.SubmitAsync(Spec("first"));
-            second = await client.SubmitAsync(Spec("second"));
+            first = await client.SubmitAsync(JobQueueTests.SmallJob(_dir, "first"));
+            second = await client.SubmitAsync(JobQueueTests.SmallJob(_dir, "second"));
             Assert.Equal(BundleJobState.Queued, (await client.GetStatusAsync(second)).State); // one slot, one running job
 
             InProcessSiloHandle joined = await _cluster.StartAdditionalSiloAsync();
