@@ -115,7 +115,7 @@ public sealed class ProcessClusterTests(ITestOutputHelper output) : IDisposable
     public async Task Queued_jobs_survive_a_whole_cluster_restart_and_run_one_at_a_time_to_completion()
     {
         SiloProcess[] first = await StartSilosAsync(2, "--max-running-jobs", "1");
-        string busy = ClusterJobs.BusyImage(_dir.File("q0.img"), 60_000_000, seed: 60);
+        string busy = ClusterJobs.BusyImage(_dir.File("q0.img"), 150_000_000, seed: 60); // still running when its silos die
         var images = new List<string> { busy };
         var jobs = new List<string>();
         await using (ConnectedBundleCluster cluster = await ConnectAsync())
@@ -127,9 +127,11 @@ public sealed class ProcessClusterTests(ITestOutputHelper output) : IDisposable
                 jobs.Add(await cluster.Client.SubmitAsync(ClusterJobs.Spec(_dir.Path, images[i], _dir.Sub($"q{i}"))));
             }
 
-            await ClusterJobs.WaitForProgressAsync(cluster.Client, jobs[0], 0.10);
-            int?[] positions = await Task.WhenAll(jobs.Skip(1).Select(async id => (await cluster.Client.GetStatusAsync(id)).QueuePosition));
-            Assert.Equal(new int?[] { 1, 2 }, positions);
+            BundleJobStatus running = await ClusterJobs.WaitForProgressAsync(cluster.Client, jobs[0], 0.10);
+            BundleJobStatus[] waiting = await Task.WhenAll(jobs.Skip(1).Select(id => cluster.Client.GetStatusAsync(id)));
+            string states = string.Join("; ", waiting.Prepend(running).Select(j => $"{j.State} at {j.QueuePosition} {j.Error}"));
+            Assert.True(running.State == BundleJobState.Running, states);
+            Assert.True(waiting.Select(j => j.QueuePosition).SequenceEqual(new int?[] { 1, 2 }), states);
         }
 
         foreach (SiloProcess silo in first)
