@@ -21,7 +21,7 @@ public sealed class BundleClusterClient(IGrainFactory grains, TimeSpan? pollInte
     public async Task<string> SubmitAsync(BundleJobSpec spec, string? idempotencyKey = null, CancellationToken ct = default)
     {
         string jobId = idempotencyKey ?? Guid.NewGuid().ToString("N");
-        BundleJobStatus status = await CallAsync(() => grains.GetGrain<IBundleJobGrain>(jobId).StartAsync(spec), ct);
+        BundleJobStatus status = await StartAsync(spec, jobId, ct);
         if (status.State == BundleJobState.Failed && status.ErrorField is not null)
         {
             throw new BundleJobValidationException(status.ErrorField, status.Error ?? "invalid job", status.ErrorKind ?? JobErrorKind.InvalidParameter);
@@ -29,6 +29,13 @@ public sealed class BundleClusterClient(IGrainFactory grains, TimeSpan? pollInte
 
         return jobId;
     }
+
+    /// <summary>
+    /// Starts the job named <paramref name="jobId"/> (or finds the one already under it) and answers its status as the
+    /// submit left it, refusals included, without throwing for them: for callers that map outcomes themselves.
+    /// </summary>
+    public Task<BundleJobStatus> StartAsync(BundleJobSpec spec, string jobId, CancellationToken ct = default) =>
+        CallAsync(() => grains.GetGrain<IBundleJobGrain>(jobId).StartAsync(spec), ct);
 
     /// <exception cref="UnknownBundleJobException">No job has this id.</exception>
     public async Task<BundleJobStatus> GetStatusAsync(string jobId, CancellationToken ct = default)

@@ -81,22 +81,16 @@ internal static class JobEndpoints
         }
 
         string id = key is null ? Guid.NewGuid().ToString("N") : JobRequestRules.JobIdFor(tenant.Name, key);
-        try
-        {
-            await client.SubmitAsync(spec!, id, ct);
-        }
-        catch (BundleJobValidationException ex)
-        {
-            // A job already under this key answers for itself (the same request's refusal, or a different request).
-            return SameRequest(await client.GetStatusAsync(id, ct), spec!)
-                ? Problems.Unprocessable(ex.Message, RequestFields.GetValueOrDefault(ex.Field, ex.Field))
-                : DifferentRequest();
-        }
-
-        BundleJobStatus status = await client.GetStatusAsync(id, ct);
+        // One call: the job's status as the submit left it (or as an earlier request under this key did).
+        BundleJobStatus status = await client.StartAsync(spec!, id, ct);
         if (!SameRequest(status, spec!))
         {
             return DifferentRequest();
+        }
+
+        if (status.State == BundleJobState.Failed && status.ErrorField is not null)
+        {
+            return Problems.Unprocessable(status.Error ?? "invalid job", RequestFields.GetValueOrDefault(status.ErrorField, status.ErrorField));
         }
 
         if (status.ErrorKind == JobErrorKind.QuotaExceeded)

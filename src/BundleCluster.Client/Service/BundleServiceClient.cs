@@ -160,7 +160,7 @@ public sealed class BundleServiceClient : IBundleJobClient
             IAsyncEnumerator<SseItem<string>> events;
             try
             {
-                var request = new HttpRequestMessage(HttpMethod.Get, JobPath(jobId) + "/events");
+                using var request = new HttpRequestMessage(HttpMethod.Get, JobPath(jobId) + "/events");
                 if (lastEventId is not null)
                 {
                     request.Headers.Add("Last-Event-ID", lastEventId);

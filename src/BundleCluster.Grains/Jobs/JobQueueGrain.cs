@@ -62,8 +62,7 @@ internal sealed partial class JobQueueGrain(
             List<QueuedJob> grown = AdmitWaiting();
             if (grown.Count > 0)
             {
-                await record.WriteStateAsync();
-                Notify(grown.Where(j => j.Ticket.JobId != ticket.JobId));
+                await SaveAndTellAsync(grown, ticket.JobId);
             }
 
             return Position(ticket.JobId) is { } waiting ? new QueueAnswer(false, waiting) : QueueAnswer.Run;
@@ -81,8 +80,7 @@ internal sealed partial class JobQueueGrain(
             LogRefused(logger, ticket.JobId, answer.Refusal);
         }
 
-        await record.WriteStateAsync();
-        Notify(admitted.Where(j => j.Ticket.JobId != ticket.JobId));
+        await SaveAndTellAsync(admitted, ticket.JobId);
         return answer;
     }
 
@@ -94,9 +92,7 @@ internal sealed partial class JobQueueGrain(
             return;
         }
 
-        List<QueuedJob> admitted = AdmitWaiting();
-        await record.WriteStateAsync();
-        Notify(admitted);
+        await SaveAndTellAsync(AdmitWaiting());
     }
 
     public Task<int?> GetPositionAsync(string jobId) => Task.FromResult(Position(jobId));
@@ -167,9 +163,14 @@ internal sealed partial class JobQueueGrain(
         return admitted;
     }
 
-    private void Notify(IEnumerable<QueuedJob> admitted)
+    /// <summary>
+    /// Saves the queue, then tells each admitted job — after the save, so no job runs on a place the queue could
+    /// forget. <paramref name="caller"/> is told by its answer instead.
+    /// </summary>
+    private async Task SaveAndTellAsync(List<QueuedJob> admitted, string? caller = null)
     {
-        foreach (QueuedJob job in admitted)
+        await record.WriteStateAsync();
+        foreach (QueuedJob job in admitted.Where(j => j.Ticket.JobId != caller))
         {
             LogAdmitted(logger, job.Ticket.JobId, State.Running.Count);
             _ = GrainFactory.GetGrain<IAdmittedJob>(job.Ticket.JobId).AdmitAsync();
@@ -201,8 +202,7 @@ internal sealed partial class JobQueueGrain(
         List<QueuedJob> admitted = AdmitWaiting();
         if (ended.Count > 0 || admitted.Count > 0)
         {
-            await record.WriteStateAsync();
-            Notify(admitted);
+            await SaveAndTellAsync(admitted);
         }
     }
 
