@@ -5,6 +5,7 @@ using BundleCluster.Silo;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Hosting;
 using Microsoft.Extensions.Configuration;
+using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Options;
 using Orleans.Configuration;
@@ -16,7 +17,7 @@ WebApplicationBuilder builder = WebApplication.CreateBuilder(new WebApplicationO
 builder.Configuration
     .AddJsonFile("appsettings.json", optional: true)
     .AddEnvironmentVariables("BUNDLESILO_")
-    .AddCommandLine(SiloArguments.Normalize(CommandLineFlags.WithSwitches(args, "--dashboard")), SiloArguments.SwitchMappings);
+    .AddCommandLine(SiloArguments.Normalize(CommandLineFlags.WithSwitches(args, "--dashboard", "--s3-compat")), SiloArguments.SwitchMappings);
 var options = builder.Configuration.GetSection(SiloHostOptions.Section).Get<SiloHostOptions>() ?? new SiloHostOptions();
 options.AllowedRoots.AddRange(builder.Configuration.GetSection("BundleSilo:AllowedRoot").Get<string[]>() ?? []);
 options.KeyRoots.AddRange(builder.Configuration.GetSection("BundleSilo:KeyRoot").Get<string[]>() ?? []);
@@ -35,6 +36,8 @@ IPAddress advertise = IPAddress.Parse(options.Advertise);
 // Health endpoints for probes, on the advertised address only (like the silo and gateway ports).
 builder.WebHost.UseUrls($"http://{new IPEndPoint(advertise, options.HttpPort)}");
 builder.Services.AddBundleClusterSiloHealthChecks(options.Redis!);
+// The budget of a graceful stop (SIGTERM): sealers drain their part writes and checkpoint within it.
+builder.Services.Configure<HostOptions>(host => host.ShutdownTimeout = TimeSpan.FromSeconds(options.ShutdownTimeoutSeconds));
 builder.AddBundleClusterTelemetry("bundle-silo", new Dictionary<string, object>
 {
     [BundleCluster.Abstractions.Telemetry.TelemetryNames.Attributes.Silo] = new IPEndPoint(advertise, options.SiloPort).ToString(),
@@ -73,6 +76,7 @@ builder.UseOrleans(silo =>
         o.MaxRunningJobs = options.MaxRunningJobs ?? o.MaxRunningJobs;
         o.AllowedS3Prefixes = options.AllowedS3;
         o.IdentityRoot = options.IdentityRoot is null ? null : Path.GetFullPath(options.IdentityRoot);
+        o.DefaultS3 = options.DefaultS3();
     });
 });
 

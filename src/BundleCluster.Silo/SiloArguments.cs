@@ -17,6 +17,11 @@ internal static class SiloArguments
         ["--max-running-jobs"] = "BundleSilo:MaxRunningJobs",
         ["--identity-root"] = "BundleSilo:IdentityRoot",
         ["--dashboard"] = "BundleSilo:Dashboard",
+        ["--shutdown-timeout"] = "BundleSilo:ShutdownTimeoutSeconds",
+        ["--s3-endpoint-url"] = "BundleSilo:S3EndpointUrl",
+        ["--s3-region"] = "BundleSilo:S3Region",
+        ["--s3-acl"] = "BundleSilo:S3Acl",
+        ["--s3-compat"] = "BundleSilo:S3Compat",
     };
 
     /// <summary>Flags that may repeat, and the indexed configuration key each becomes.</summary>

@@ -48,4 +48,30 @@ public sealed class SiloHostOptions
 
     /// <summary>Jobs running at once in the cluster, the rest queued (default: one per compression slot of the active silos).</summary>
     public int? MaxRunningJobs { get; set; }
+
+    /// <summary>
+    /// How long a graceful stop (SIGTERM) may take: sealers hand over, activations leave (default 30 s, .NET's own).
+    /// A pod's <c>terminationGracePeriodSeconds</c> must be longer.
+    /// </summary>
+    public int ShutdownTimeoutSeconds { get; set; } = 30;
+
+    /// <summary>
+    /// The S3-compatible endpoint for jobs that name no S3 settings of their own (bundle-api's jobs): the cluster's
+    /// store. Null: AWS S3 in the region the SDK finds.
+    /// </summary>
+    public string? S3EndpointUrl { get; set; }
+
+    public string? S3Region { get; set; }
+
+    /// <summary>The canned ACL for those jobs' parts and manifest ("none" for buckets with ACLs disabled).</summary>
+    public string S3Acl { get; set; } = "aws-exec-read";
+
+    /// <summary>Plain bodies with Content-MD5 for stores that do not understand the SDK's streaming checksums.</summary>
+    public bool S3Compat { get; set; }
+
+    /// <summary>The S3 settings for jobs that bring none, when any --s3-* flag is given.</summary>
+    public BundleCluster.Abstractions.Jobs.S3Options? DefaultS3() =>
+        S3EndpointUrl is null && S3Region is null && S3Acl == "aws-exec-read" && !S3Compat
+            ? null
+            : new BundleCluster.Abstractions.Jobs.S3Options(S3EndpointUrl, S3Region, S3Acl, S3Compat);
 }

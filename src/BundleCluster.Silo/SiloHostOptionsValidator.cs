@@ -35,6 +35,23 @@ internal sealed class SiloHostOptionsValidator : IValidateOptions<SiloHostOption
             }
         }
 
+        if (options.DefaultS3() is { } s3)
+        {
+            try
+            {
+                new BundleCluster.Storage.S3.S3Settings(s3.EndpointUrl, s3.Region, s3.Acl, s3.PlainBodies).Validate();
+            }
+            catch (BundleCluster.Format.Errors.BundleException ex)
+            {
+                failures.Add($"--s3-*: {ex.Message}");
+            }
+        }
+
+        if (options.ShutdownTimeoutSeconds is < 1 or > 3600)
+        {
+            failures.Add($"--shutdown-timeout {options.ShutdownTimeoutSeconds} is not a number of seconds from 1 to 3600");
+        }
+
         if (options.IdentityRoot is { } identities && !Directory.Exists(identities))
         {
             failures.Add($"--identity-root '{identities}' is not an existing directory");

@@ -81,8 +81,37 @@ public sealed class ProcessClusterTests(ITestOutputHelper output) : IDisposable
         var sinceKill = Stopwatch.StartNew();
         BundleJobStatus done = await cluster.Client.WaitAsync(jobId).WaitAsync(TimeSpan.FromMinutes(4));
 
-        output.WriteLine($"sealer silo killed with {before.PartsWritten} parts written; the new sealer kept {done.PartsResumed}; finished {sinceKill.Elapsed.TotalSeconds:0.0} s later");
+        output.WriteLine($"sealer silo killed with {before.PartsWritten} parts written; the new sealer kept {done.PartsResumed} and rewrote {done.PartsRewritten}; finished {sinceKill.Elapsed.TotalSeconds:0.0} s later");
         Assert.True(done.PartsResumed > 0, "the restarted sealer rewrote every part");
+        // A killed sealer loses only what it staged after its last checkpoint: at most the two writes in flight and
+        // the part whose boundary waited for the next slice.
+        Assert.InRange(done.PartsRewritten, 0, 3);
+        Assert.NotEqual(before.SealerSilo, done.SealerSilo);
+        await ClusterJobs.AssertRestoresAsync(_dir.Path, done, image);
+    }
+
+    [Fact]
+    public async Task SIGTERM_of_the_sealers_silo_hands_the_sealer_over_and_no_durable_part_is_rewritten()
+    {
+        SiloProcess[] silos = await StartSilosAsync(2);
+        await using ConnectedBundleCluster cluster = await ConnectAsync();
+        string image = ClusterJobs.BusyImage(_dir.File("drain.img"), 150_000_000, seed: 44);
+        string jobId = await cluster.Client.SubmitAsync(ClusterJobs.Spec(_dir.Path, image, _dir.Sub("bundle"), level: 9));
+        BundleJobStatus before = await ClusterJobs.WaitForProgressAsync(cluster.Client, jobId, 0.3);
+        Assert.False(before.IsFinished, "the job finished before its sealer's silo could be stopped");
+        SiloProcess sealerSilo = silos.Single(s => before.SealerSilo!.Contains($":{s.SiloPort}:", StringComparison.Ordinal));
+
+        var drain = Stopwatch.StartNew();
+        sealerSilo.Terminate();
+        int exitCode = await sealerSilo.WaitForExitAsync(TimeSpan.FromSeconds(60));
+        TimeSpan drained = drain.Elapsed;
+        BundleJobStatus done = await cluster.Client.WaitAsync(jobId).WaitAsync(TimeSpan.FromMinutes(4));
+
+        output.WriteLine($"SIGTERM with {before.PartsWritten} parts cut: the silo exited ({exitCode}) after {drained.TotalSeconds:0.0} s; the new sealer kept {done.PartsResumed} parts and rewrote {done.PartsRewritten}; finished {drain.Elapsed.TotalSeconds:0.0} s after the signal");
+        Assert.Equal(0, exitCode);
+        Assert.Contains("sealer handed over", sealerSilo.Log, StringComparison.Ordinal);
+        Assert.Equal(0, done.PartsRewritten);
+        Assert.True(done.PartsResumed > 0, "the sealer that took over kept nothing of its predecessor");
         Assert.NotEqual(before.SealerSilo, done.SealerSilo);
         await ClusterJobs.AssertRestoresAsync(_dir.Path, done, image);
     }

@@ -82,6 +82,42 @@ public sealed class SealerResumeTests
         slices.ForEach(s => s.Dispose());
     }
 
+    [Fact]
+    public async Task Parts_an_earlier_sealer_left_staged_count_as_rewritten_on_top_of_earlier_rewrites_and_reach_the_checkpoint()
+    {
+        byte[] data = new byte[36_000_000];
+        new Random(8).NextBytes(data); // incompressible: three full parts and a short one
+        using var key = BundleKey.Generate();
+        var ledger = new SealerLedger(new SealerCheckpoint { PartsRewritten = 4 });
+        ledger.StagedBefore(new HashSet<int> { 1, 2, 9 }); // a lost sealer staged parts 1 and 2 (9 was never reached)
+        var written = new List<int>();
+        using (var sealer = new BundleSealer(key, 1, (part, ct) =>
+               {
+                   written.Add(part.Index);
+                   ledger.PartDurable(part);
+                   part.Dispose();
+                   return ValueTask.CompletedTask;
+               }))
+        {
+            const int sliceSize = 1 << 20;
+            for (int offset = 0; offset < data.Length; offset += sliceSize)
+            {
+                using CompressedSlice slice = DeflateSlice.CompressPooled(data.AsSpan(offset, Math.Min(sliceSize, data.Length - offset)), 1);
+                (uint crc, long input) = sealer.Framing;
+                ledger.SliceStarting(offset / sliceSize, SealerLedger.NextSliceStart(sealer.GzipLength), slice.Result.CompressedLength, crc, input);
+                await sealer.AppendSliceAsync(slice.Bytes, slice.Result.Crc32, slice.Result.InputLength, CancellationToken.None);
+                ledger.TryAdvance();
+            }
+
+            await sealer.FinishAsync(CancellationToken.None);
+        }
+
+        Assert.Equal([0, 1, 2, 3], written);
+        Assert.Equal(6, ledger.PartsRewritten);
+        Assert.Equal(6, ledger.Checkpoint.PartsRewritten); // saved with the checkpoint, so the next sealer adds to it
+        Assert.False(ledger.RewritesUnsaved);
+    }
+
     private static SealerCheckpoint Clone(SealerCheckpoint c) => new()
     {
         Parts = [.. c.Parts],

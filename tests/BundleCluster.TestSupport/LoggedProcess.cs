@@ -53,6 +53,29 @@ public sealed class LoggedProcess : IDisposable
     /// <summary>SIGKILL to the whole tree: a crash, no goodbye.</summary>
     public void Kill() => _process.Kill(entireProcessTree: true);
 
+    /// <summary>Sends a signal ("TERM", "INT") with kill(1): a graceful stop, as a pod's kubelet sends it.</summary>
+    public void Signal(string name)
+    {
+        using Process kill = Process.Start("kill", ["-s", name, _process.Id.ToString(System.Globalization.CultureInfo.InvariantCulture)])!;
+        kill.WaitForExit();
+    }
+
+    /// <summary>The exit code once the process has exited; fails (with the log) if it has not within <paramref name="within"/>.</summary>
+    public async Task<int> WaitForExitAsync(TimeSpan within)
+    {
+        using var timeout = new CancellationTokenSource(within);
+        try
+        {
+            await _process.WaitForExitAsync(timeout.Token);
+        }
+        catch (OperationCanceledException)
+        {
+            throw new Xunit.Sdk.XunitException($"the process did not exit within {within.TotalSeconds} s:\n{Log}");
+        }
+
+        return _process.ExitCode;
+    }
+
     public void Dispose()
     {
         if (!_process.HasExited)

@@ -51,5 +51,11 @@ public sealed class SiloProcess : IDisposable
     /// <summary>SIGKILL: a crash, no goodbye.</summary>
     public void Kill() => _process.Kill();
 
+    /// <summary>SIGTERM: the graceful stop Kubernetes sends a pod (a scale-in, a drain).</summary>
+    public void Terminate() => _process.Signal("TERM");
+
+    /// <summary>The exit code after <see cref="Terminate"/>; fails with the silo's log if it takes longer than <paramref name="within"/>.</summary>
+    public Task<int> WaitForExitAsync(TimeSpan within) => _process.WaitForExitAsync(within);
+
     public void Dispose() => _process.Dispose();
 }

@@ -56,6 +56,12 @@ public sealed record BundleJobStatus
     /// <summary>Parts a restarted sealer kept from its predecessor instead of rewriting them (0 if it never restarted).</summary>
     [Id(20)] public int PartsResumed { get; init; }
 
+    /// <summary>
+    /// Durable parts written a second time: what a lost or restarted sealer cost (parts it had staged after its last
+    /// checkpoint). 0 when no silo was lost, and after a graceful stop (SIGTERM) of any silo, whose sealer hands over.
+    /// </summary>
+    [Id(29)] public int PartsRewritten { get; init; }
+
     /// <summary>The job's trace id (W3C, 32 hex digits) when it was traced: find its spans under this id.</summary>
     [Id(22)] public string? TraceId { get; init; }
 

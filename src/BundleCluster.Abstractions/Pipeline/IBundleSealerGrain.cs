@@ -33,7 +33,8 @@ public sealed record SealProgress(
     [property: Id(2)] long BundledBytes,
     [property: Id(3)] IReadOnlyDictionary<string, long> Silos,
     [property: Id(4)] string SealerSilo,
-    [property: Id(5)] int PartsResumed);
+    [property: Id(5)] int PartsResumed,
+    [property: Id(6)] int PartsRewritten = 0);
 
 /// <summary>
 /// The per-job sealer (key: job id): takes slices in order from the chunk grains, frames one gzip member, encrypts

@@ -65,6 +65,7 @@ public static class TelemetryNames
         public const string SliceCompressDuration = "bundlecluster.slice.compress.duration";
         public const string SlicesRedone = "bundlecluster.slices.redone";
         public const string CheckpointSaves = "bundlecluster.checkpoint.saves";
+        public const string SealerHandovers = "bundlecluster.sealer.handovers";
         public const string JobDuration = "bundlecluster.job.duration";
         public const string SlicesPending = "bundlecluster.slices.pending";
     }

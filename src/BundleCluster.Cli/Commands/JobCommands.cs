@@ -107,6 +107,7 @@ internal static class JobCommands
         s.Silos,
         s.SealerSilo,
         s.PartsResumed,
+        s.PartsRewritten,
         s.ManifestPath,
         s.Error,
         s.ErrorKind,

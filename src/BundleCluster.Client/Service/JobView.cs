@@ -27,7 +27,8 @@ public sealed record JobView(
         s.Prefix,
         s.Destination,
         s.QueuePosition,
-        new JobProgress(s.ImageBytes, s.TarBytes, s.TarBytesDigested, s.TarBytesSealed, s.PartsWritten, s.BundledBytes, s.SlicesPending),
+        new JobProgress(s.ImageBytes, s.TarBytes, s.TarBytesDigested, s.TarBytesSealed, s.PartsWritten, s.BundledBytes, s.SlicesPending,
+            s.PartsResumed, s.PartsRewritten),
         s.Silos,
         s.SealerSilo,
         s.StartedAt,
@@ -54,6 +55,8 @@ public sealed record JobView(
         PartsWritten = Progress.Parts,
         BundledBytes = Progress.BundledBytes,
         SlicesPending = Progress.SlicesPending,
+        PartsResumed = Progress.PartsResumed,
+        PartsRewritten = Progress.PartsRewritten,
         Silos = Silos,
         SealerSilo = SealerSilo,
         StartedAt = SubmittedAt,
@@ -69,8 +72,13 @@ public sealed record JobView(
     };
 }
 
-/// <summary>Bytes of the image and of its tar stream; the tar-stream bytes read by the digest and sealed into parts.</summary>
-public sealed record JobProgress(long ImageBytes, long TarBytes, long BytesRead, long BytesSealed, int Parts, long BundledBytes, long SlicesPending);
+/// <summary>
+/// Bytes of the image and of its tar stream; the tar-stream bytes read by the digest and sealed into parts; parts a
+/// restarted sealer kept (<see cref="PartsResumed"/>) and durable parts that had to be written again
+/// (<see cref="PartsRewritten"/>: what losing a silo cost).
+/// </summary>
+public sealed record JobProgress(long ImageBytes, long TarBytes, long BytesRead, long BytesSealed, int Parts, long BundledBytes, long SlicesPending,
+    int PartsResumed = 0, int PartsRewritten = 0);
 
 /// <summary>Why a job failed: its kind (for clients to branch on), the request field at fault when known, and a sentence.</summary>
 public sealed record JobError(JobErrorKind Kind, string? Field, string Message);

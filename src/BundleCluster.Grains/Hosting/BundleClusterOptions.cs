@@ -1,3 +1,5 @@
+using BundleCluster.Abstractions.Jobs;
+
 namespace BundleCluster.Grains.Hosting;
 
 /// <summary>Tuning of the grain pipeline on a silo.</summary>
@@ -48,6 +50,12 @@ public sealed class BundleClusterOptions
     /// mounted secrets in Kubernetes; a job naming an identity reads its keys from here. Null: jobs cannot name one.
     /// </summary>
     public string? IdentityRoot { get; set; }
+
+    /// <summary>
+    /// How this cluster reaches S3 for jobs that bring no S3 settings (bundle-api's jobs never do): the cluster's
+    /// S3-compatible store in docker-compose or Kubernetes. Null: the AWS SDK's defaults.
+    /// </summary>
+    public S3Options? DefaultS3 { get; set; }
 
     /// <summary>Where key and certificate files may lie: the key roots, the identity root and the allowed roots (none when unconfined).</summary>
     public IReadOnlyCollection<string> KeyFileRoots() =>

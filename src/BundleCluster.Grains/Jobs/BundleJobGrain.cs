@@ -96,7 +96,7 @@ internal sealed partial class BundleJobGrain(
                 await GrainFactory.GetGrain<ITenantJobsGrain>(tenant).AddAsync(jobId);
             }
 
-            State.Spec = spec = JobPreparation.WithIdentity(spec, options.Value);
+            State.Spec = spec = JobPreparation.WithIdentity(spec with { S3 = spec.S3 ?? options.Value.DefaultS3 }, options.Value);
             _sink = PlanExtensions.OpenSink(spec.Destination, jobId, spec.S3, options.Value);
             JobPreparation.Prepared prepared;
             using (Activity? preparing = JobTracing.StartJobSpan(TelemetryNames.Spans.Prepare, State.TraceParent))
@@ -452,6 +452,7 @@ internal sealed partial class BundleJobGrain(
                 Silos = progress.Silos,
                 SealerSilo = progress.SealerSilo,
                 PartsResumed = Math.Max(Status.PartsResumed, progress.PartsResumed),
+                PartsRewritten = Math.Max(Status.PartsRewritten, progress.PartsRewritten), // cumulative across sealers
             });
         }
 

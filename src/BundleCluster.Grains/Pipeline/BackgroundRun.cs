@@ -23,6 +23,22 @@ internal sealed class BackgroundRun
     /// <summary>Asks the work to stop without waiting (the activation is going away: its silo stops or it migrates).</summary>
     public void Cancel() => _stop?.Cancel();
 
+    /// <summary>Waits until the work has wound down (after <see cref="Cancel"/>), or until <paramref name="ct"/> runs out.</summary>
+    public async Task WaitStoppedAsync(CancellationToken ct)
+    {
+        if (_run is not null)
+        {
+            try
+            {
+                await _run.WaitAsync(ct);
+            }
+            catch (Exception)
+            {
+                // wound down (a stopped run ends in cancellation), or the budget ran out: the activation goes either way
+            }
+        }
+    }
+
     public async Task StopAsync()
     {
         if (_stop is not null)

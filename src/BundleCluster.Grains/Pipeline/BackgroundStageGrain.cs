@@ -43,10 +43,21 @@ internal abstract partial class BackgroundStageGrain<TRequest>(ILocalSiloDetails
 
     public Task StopAsync() => _run.StopAsync();
 
-    public override Task OnDeactivateAsync(DeactivationReason reason, CancellationToken cancellationToken)
+    /// <summary>
+    /// True while the activation goes away because its silo stops gracefully (SIGTERM, a scale-in): the stage winds
+    /// down to a clean point (the sealer lets its part writes finish and saves its checkpoint) for its successor.
+    /// </summary>
+    protected bool HandingOver { get; private set; }
+
+    public override async Task OnDeactivateAsync(DeactivationReason reason, CancellationToken cancellationToken)
     {
+        HandingOver = reason.ReasonCode is DeactivationReasonCode.ShuttingDown or DeactivationReasonCode.Migrating;
         _run.Cancel();
-        return Task.CompletedTask;
+        if (HandingOver)
+        {
+            // Bounded by Orleans' deactivation budget (the token); the silo's shutdown waits for this.
+            await _run.WaitStoppedAsync(cancellationToken);
+        }
     }
 
     private async Task RunStageAsync(TRequest request, CancellationToken ct)

@@ -57,15 +57,26 @@ internal sealed partial class BundleSealerGrain(
             using BundleKey key = await Task.Run(() => UnwrapKey(request), ct);
             SealerResumePoint? resume = await ResumePointAsync(sink, ct);
             span?.SetTag(TelemetryNames.Attributes.PartsResumed, resume?.PartsDone.Count ?? 0);
-            var ledger = new SealerLedger(resume is null ? new SealerCheckpoint() : checkpoint.State);
+            var ledger = new SealerLedger(resume is null ? new SealerCheckpoint { PartsRewritten = checkpoint.State.PartsRewritten } : checkpoint.State);
+            ledger.StagedBefore(await StagedPastAsync(sink, ledger.Checkpoint.Parts.Count, ct));
             var perSilo = new Dictionary<string, long>(ledger.Checkpoint.Silos);
             ActivityContext sealContext = span?.Context ?? default;
-            await using var writer = new BoundedPartWriter(async (part, c) =>
+            // Part writes stop with the sealer, except when it hands over (its silo stops gracefully): then the writes
+            // in flight finish, so that what they wrote becomes part of the checkpoint instead of being written again.
+            using var stopWrites = new CancellationTokenSource();
+            using CancellationTokenRegistration stopWithSealer = ct.Register(() =>
+            {
+                if (!HandingOver)
+                {
+                    stopWrites.Cancel();
+                }
+            });
+            await using var writer = new BoundedPartWriter(async (part, _) =>
             {
                 using Activity? writing = JobTracing.Source.StartActivity(TelemetryNames.Spans.PartWrite, ActivityKind.Internal, sealContext);
                 writing?.SetTag(TelemetryNames.Attributes.PartIndex, part.Index);
                 writing?.SetTag(TelemetryNames.Attributes.PartBytes, part.Data.Length);
-                await sink.WritePartAsync(part.Index, part.Data, c);
+                await sink.WritePartAsync(part.Index, part.Data, stopWrites.Token);
                 ledger.PartDurable(part);
                 metrics.PartsWritten.Add(1);
             });
@@ -76,36 +87,49 @@ internal sealed partial class BundleSealerGrain(
             window = new SliceWindow(new SliceDispatcher(membership, siloMetadata), first, plan.SliceCount, _options.SlicesInFlight,
                 index => CompressAsync(plan, index, ct));
             filling = window.FillAsync(stopFilling.Token);
-            for (int sealedSlices = first; sealedSlices < plan.SliceCount; sealedSlices++)
+            try
             {
-                (int sliceIndex, ChunkSummary summary) = await window.TakeAsync(ct);
-                (uint crcBefore, long inputBefore) = sealer.Framing;
-                ledger.SliceStarting(sliceIndex, SealerLedger.NextSliceStart(sealer.GzipLength) - skip, summary.CompressedLength, crcBefore, inputBefore);
-                await AppendSliceAsync(plan, summary, sealer, skip, ct);
-                metrics.BytesSealed.Add(summary.InputLength);
-                skip = 0;
-                perSilo[summary.Silo] = perSilo.GetValueOrDefault(summary.Silo) + summary.InputLength;
-                Chunk(plan, sliceIndex).ReleaseAsync().Ignore();
-                if (ledger.TryAdvance())
-                {
-                    ledger.Checkpoint.Silos = new Dictionary<string, long>(perSilo);
-                    await SaveCheckpointAsync(ledger.Checkpoint); // parts behind this point survive a lost sealer
-                }
+                await SealSlicesAsync();
+            }
+            catch (Exception) when (ct.IsCancellationRequested && HandingOver)
+            {
+                await HandOverAsync(writer, ledger, perSilo, plan.JobId);
+                throw;
+            }
 
-                if (Time.GetElapsedTime(lastReport) >= ReportEvery)
+            async Task SealSlicesAsync()
+            {
+                for (int sealedSlices = first; sealedSlices < plan.SliceCount; sealedSlices++)
                 {
-                    lastReport = Time.GetTimestamp();
-                    DelayDeactivation(TimeSpan.FromMinutes(10));
-                    var progress = new SealProgress(sealer.TarBytesSealed, sealer.PartsCut, sealer.CiphertextBytes,
-                        new Dictionary<string, long>(perSilo), SiloAddress, resume?.PartsDone.Count ?? 0);
-                    await JobReporting.ProgressAsync(() => job.ReportSealProgressAsync(progress));
+                    (int sliceIndex, ChunkSummary summary) = await window.TakeAsync(ct);
+                    (uint crcBefore, long inputBefore) = sealer.Framing;
+                    ledger.SliceStarting(sliceIndex, SealerLedger.NextSliceStart(sealer.GzipLength) - skip, summary.CompressedLength, crcBefore, inputBefore);
+                    await AppendSliceAsync(plan, summary, sealer, skip, ct);
+                    metrics.BytesSealed.Add(summary.InputLength);
+                    skip = 0;
+                    perSilo[summary.Silo] = perSilo.GetValueOrDefault(summary.Silo) + summary.InputLength;
+                    Chunk(plan, sliceIndex).ReleaseAsync().Ignore();
+                    if (ledger.TryAdvance())
+                    {
+                        ledger.Checkpoint.Silos = new Dictionary<string, long>(perSilo);
+                        await SaveCheckpointAsync(ledger.Checkpoint); // parts behind this point survive a lost sealer
+                    }
+
+                    if (Time.GetElapsedTime(lastReport) >= ReportEvery)
+                    {
+                        lastReport = Time.GetTimestamp();
+                        DelayDeactivation(TimeSpan.FromMinutes(10));
+                        var progress = new SealProgress(sealer.TarBytesSealed, sealer.PartsCut, sealer.CiphertextBytes,
+                            new Dictionary<string, long>(perSilo), SiloAddress, resume?.PartsDone.Count ?? 0, ledger.PartsRewritten);
+                        await JobReporting.ProgressAsync(() => job.ReportSealProgressAsync(progress));
+                    }
                 }
             }
 
             SealResult result = await sealer.FinishAsync(ct);
             await writer.DrainAsync();
             await JobReporting.ProgressAsync(() => job.ReportSealProgressAsync(new SealProgress(sealer.TarBytesSealed, result.Parts.Count,
-                result.BundledSize, perSilo, SiloAddress, resume?.PartsDone.Count ?? 0)));
+                result.BundledSize, perSilo, SiloAddress, resume?.PartsDone.Count ?? 0, ledger.PartsRewritten)));
             var outcome = new SealOutcome(result.Parts.Select(p => new SealedPartInfo(p.Index, p.Length, p.Sha1Hex)).ToList(), result.BundledSize, result.GzipLength, sealer.Framing.Crc32);
             span?.SetTag(TelemetryNames.Attributes.BundleBytes, result.BundledSize);
             return reports => reports.ReportSealedAsync(outcome);
@@ -136,6 +160,55 @@ internal sealed partial class BundleSealerGrain(
                 Chunk(plan, index).ReleaseAsync().Ignore();
             }
         }
+    }
+
+    /// <summary>
+    /// The sealer's silo stops gracefully: let the part writes in flight finish, move the checkpoint over them and save
+    /// it, so the sealer that takes over (the job's watchdog starts it on a live silo) rewrites no durable part.
+    /// </summary>
+    private async Task HandOverAsync(BoundedPartWriter writer, SealerLedger ledger, Dictionary<string, long> perSilo, string jobId)
+    {
+        var clock = Stopwatch.StartNew();
+        try
+        {
+            await writer.DrainAsync();
+        }
+        catch (Exception ex) when (ex is not OperationCanceledException)
+        {
+            // a failed write is not durable: the successor writes that part, which is no rewrite
+        }
+
+        if (ledger.TryAdvance())
+        {
+            ledger.Checkpoint.Silos = new Dictionary<string, long>(perSilo);
+            await SaveCheckpointAsync(ledger.Checkpoint);
+        }
+
+        metrics.SealerHandovers.Add(1);
+        LogHandedOver(logger, jobId, ledger.Checkpoint.Parts.Count, clock.Elapsed.TotalMilliseconds);
+    }
+
+    /// <summary>
+    /// The parts an earlier sealer of this job left staged from <paramref name="first"/> on, beyond its checkpoint.
+    /// Writes run at most two at a time, so the staged parts have gaps of at most one; three misses in a row end them.
+    /// </summary>
+    private static async Task<IReadOnlySet<int>> StagedPastAsync(IBundleSink sink, int first, CancellationToken ct)
+    {
+        var staged = new HashSet<int>();
+        for (int index = first, misses = 0; misses < 3; index++)
+        {
+            if (await sink.StagedPartLengthAsync(index, ct) is null)
+            {
+                misses++;
+            }
+            else
+            {
+                staged.Add(index);
+                misses = 0;
+            }
+        }
+
+        return staged;
     }
 
     /// <summary>
@@ -285,6 +358,9 @@ internal sealed partial class BundleSealerGrain(
 
     [LoggerMessage(Level = LogLevel.Information, Message = "Job {JobId}: sealer resumes after {Parts} durable parts (gzip offset {Offset})")]
     private static partial void LogResumed(ILogger logger, string jobId, int parts, long offset);
+
+    [LoggerMessage(Level = LogLevel.Information, Message = "Job {JobId}: sealer handed over after {Parts} durable parts ({Milliseconds:0} ms to drain)")]
+    private static partial void LogHandedOver(ILogger logger, string jobId, int parts, double milliseconds);
 
     [LoggerMessage(Level = LogLevel.Warning, Message = "Job {JobId}: could not save the sealer checkpoint; a lost sealer would restart further back")]
     private static partial void LogCheckpointFailed(ILogger logger, Exception ex, string jobId);

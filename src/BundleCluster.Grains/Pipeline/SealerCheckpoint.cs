@@ -28,4 +28,7 @@ public sealed class SealerCheckpoint
 
     /// <summary>Tar-stream bytes compressed per silo so far, so the status stays whole across a resume.</summary>
     [Id(7)] public Dictionary<string, long> Silos { get; set; } = [];
+
+    /// <summary>Durable parts written again by this job's sealers so far (kept across every restart of the sealer).</summary>
+    [Id(8)] public int PartsRewritten { get; set; }
 }

@@ -14,18 +14,38 @@ internal sealed class SealerLedger(SealerCheckpoint checkpoint)
 {
     private readonly List<(int Slice, long GzipStart, int Length, uint CrcBefore, long InputBefore)> _slices = [];
     private readonly ConcurrentDictionary<int, (SealedPartInfo Part, byte[] Chain)> _durable = new();
+    private IReadOnlySet<int> _stagedBefore = new HashSet<int>();
+    private int _partsRewritten = checkpoint.PartsRewritten;
 
     public SealerCheckpoint Checkpoint => checkpoint;
+
+    /// <summary>Durable parts written again so far, by this sealer and the ones before it.</summary>
+    public int PartsRewritten => Volatile.Read(ref _partsRewritten);
+
+    /// <summary>True when <see cref="PartsRewritten"/> has grown since the checkpoint last recorded it.</summary>
+    public bool RewritesUnsaved => PartsRewritten != checkpoint.PartsRewritten;
+
+    /// <summary>
+    /// The parts an earlier sealer left staged past the point this one resumes from: writing one of them again is a
+    /// rewrite, the cost of a sealer lost between two checkpoints.
+    /// </summary>
+    public void StagedBefore(IReadOnlySet<int> parts) => _stagedBefore = parts;
 
     /// <summary>Records a slice about to be appended: its gzip offset and the framing of the slices before it.</summary>
     public void SliceStarting(int slice, long gzipStart, int compressedLength, uint crcBefore, long inputBefore) =>
         _slices.Add((slice, gzipStart, compressedLength, crcBefore, inputBefore));
 
     /// <summary>Called once a part is durably staged (any thread); keeps what the checkpoint needs of it.</summary>
-    public void PartDurable(SealedPart part) =>
+    public void PartDurable(SealedPart part)
+    {
         _durable[part.Index] = (new SealedPartInfo(part.Index, part.Length, part.Sha1Hex), part.Data.Span[^16..].ToArray());
+        if (_stagedBefore.Contains(part.Index))
+        {
+            Interlocked.Increment(ref _partsRewritten);
+        }
+    }
 
-    /// <summary>Advances the checkpoint over the parts durable in order; true when it moved (and should be saved).</summary>
+    /// <summary>Advances the checkpoint over the parts durable in order; true when it changed (and should be saved).</summary>
     public bool TryAdvance()
     {
         bool moved = false;
@@ -51,7 +71,13 @@ internal sealed class SealerLedger(SealerCheckpoint checkpoint)
             moved = true;
         }
 
-        return moved;
+        if (moved || RewritesUnsaved)
+        {
+            checkpoint.PartsRewritten = PartsRewritten;
+            return true;
+        }
+
+        return false;
     }
 
     /// <summary>The gzip offset at which the next appended slice starts (the header comes first).</summary>

@@ -36,6 +36,7 @@ public sealed class PipelineMetrics : IDisposable
             advice: new InstrumentAdvice<double> { HistogramBucketBoundaries = SecondsBuckets });
         SlicesRedone = _meter.CreateCounter<long>(N.SlicesRedone, "{slice}", "Slices compressed again (a chunk call failed or timed out, or its bytes were lost)");
         CheckpointSaves = _meter.CreateCounter<long>(N.CheckpointSaves, "{save}", "Sealer checkpoints saved");
+        SealerHandovers = _meter.CreateCounter<long>(N.SealerHandovers, "{handover}", "Sealers that drained and checkpointed because their silo stopped gracefully");
         JobDuration = _meter.CreateHistogram(N.JobDuration, "s", "Submit-to-end time of finished jobs, by outcome",
             advice: new InstrumentAdvice<double> { HistogramBucketBoundaries = SecondsBuckets });
         _meter.CreateObservableGauge(N.Jobs, ObserveJobs, "{job}", "Unfinished jobs whose job grain lives on this silo, by state");
@@ -55,6 +56,8 @@ public sealed class PipelineMetrics : IDisposable
     public Counter<long> SlicesRedone { get; }
 
     public Counter<long> CheckpointSaves { get; }
+
+    public Counter<long> SealerHandovers { get; }
 
     public Histogram<double> JobDuration { get; }
 
