@@ -46,6 +46,8 @@ public static class TelemetryExtensions
 
         bool nameConfigured = !string.IsNullOrWhiteSpace(builder.Configuration["OTEL_SERVICE_NAME"])
             || (builder.Configuration["OTEL_RESOURCE_ATTRIBUTES"] ?? "").Contains("service.name=", StringComparison.Ordinal);
+        // A deployment may name each instance (a pod's name, a compose service); otherwise each process gets a fresh id.
+        bool instanceConfigured = (builder.Configuration["OTEL_RESOURCE_ATTRIBUTES"] ?? "").Contains("service.instance.id=", StringComparison.Ordinal);
         builder.Logging.AddOpenTelemetry(logging =>
         {
             logging.IncludeScopes = true;
@@ -60,7 +62,7 @@ public static class TelemetryExtensions
             {
                 if (!nameConfigured)
                 {
-                    r.AddService(serviceName);
+                    r.AddService(serviceName, autoGenerateServiceInstanceId: !instanceConfigured);
                 }
 
                 if (resource is not null)
