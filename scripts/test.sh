@@ -20,16 +20,44 @@ if [ ${#missing[@]} -gt 0 ]; then
   $sudo_cmd apt-get update -qq && $sudo_cmd apt-get install -y -qq "${missing[@]}" || { echo "cannot install ${missing[*]}"; exit 1; }
 fi
 
-# Build everything first (warnings are errors), so a project no test references cannot rot unnoticed.
-dotnet build BundleCluster.sln -nologo -clp:ErrorsOnly || { echo "0 passed, 1 failed, 0 skipped"; exit 1; }
-
 # --fast: the quick tier for the inner loop, everything but the classes marked [Trait("Tier", "Slow")] (real silo
-# processes, S3 test servers, signals, multi-GiB images) and the AFL smoke run. The plain command runs everything.
+# processes, S3 test servers, signals, multi-GiB images, containers) and the AFL smoke run. The plain command runs
+# everything.
 fast=0; args=()
 for arg in "$@"; do
   if [ "$arg" = "--fast" ]; then fast=1; else args+=("$arg"); fi
 done
 if [ $fast -eq 1 ]; then filter="Tier!=Slow&Tier!=Fuzz"; else filter="Tier!=Fuzz"; fi
+
+# Build everything first (warnings are errors), so a project no test references cannot rot unnoticed.
+dotnet build BundleCluster.sln -nologo -clp:ErrorsOnly || { echo "0 passed, 1 failed, 0 skipped"; exit 1; }
+
+# The container tests (tests/BundleCluster.Deploy.Tests) need a Docker engine: Debian's docker.io (a fresh machine has
+# only the docker CLI), docker-compose 1.29 and debootstrap for the local base image; kubectl (kustomize) comes with
+# the machine. A dockerd this script starts is
+# stopped at the end. The images are built the way a machine without a registry builds them: deploy/docker/build-local.sh.
+dockerd_pid=""
+stop_dockerd() { [ -n "$dockerd_pid" ] && kill "$dockerd_pid" 2>/dev/null && wait "$dockerd_pid" 2>/dev/null; dockerd_pid=""; }
+trap stop_dockerd EXIT
+if [ $fast -eq 0 ]; then
+  missing=()
+  for tool in dockerd:docker.io docker-compose:docker-compose debootstrap:debootstrap; do
+    command -v "${tool%%:*}" >/dev/null 2>&1 || missing+=("${tool##*:}")
+  done
+  if [ ${#missing[@]} -gt 0 ]; then
+    echo "installing container prerequisites: ${missing[*]}"
+    sudo_cmd=""; [ "$(id -u)" -ne 0 ] && sudo_cmd="sudo"
+    $sudo_cmd apt-get update -qq && $sudo_cmd apt-get install -y -qq "${missing[@]}" >/dev/null || { echo "cannot install ${missing[*]}"; echo "0 passed, 1 failed, 0 skipped"; exit 1; }
+  fi
+  if ! docker info >/dev/null 2>&1; then
+    dockerd_log="${TMPDIR:-/tmp}/bundlecluster-dockerd.log"
+    dockerd > "$dockerd_log" 2>&1 &
+    dockerd_pid=$!
+    for _ in $(seq 60); do docker info >/dev/null 2>&1 && break; sleep 1; done
+    docker info >/dev/null 2>&1 || { echo "dockerd did not start; see $dockerd_log"; echo "0 passed, 1 failed, 0 skipped"; exit 1; }
+  fi
+  bash deploy/docker/build-local.sh || { echo "0 passed, 1 failed, 0 skipped"; exit 1; }
+fi
 
 # Each test project writes its own TestResults/results.trx (one fixed name per project, so none overwrite another).
 rm -rf tests/*/TestResults

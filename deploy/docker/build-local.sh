@@ -67,7 +67,9 @@ dashboard="${NUGET_PACKAGES:-$HOME/.nuget/packages}/aspire.dashboard.sdk.linux-x
 if [ ! -x "$dashboard/Aspire.Dashboard" ]; then
   dotnet restore "$repo/tests/BundleCluster.Cluster.Tests" -nologo -v q >/dev/null || { echo "build-local: cannot restore Aspire.Dashboard.Sdk.linux-x64" >&2; exit 1; }
 fi
-image bundlecluster-local/aspire-dashboard:13.6.5 "$here/local/aspire-dashboard.Dockerfile" "$dashboard"
+# NuGet extracts files for their owner only; the dashboard runs as uid 10001 (fixed here, not in a layer of its own).
+rm -rf "$build/aspire" && cp -a "$dashboard" "$build/aspire" && chmod -R a+rX "$build/aspire"
+image bundlecluster-local/aspire-dashboard:13.6.5 "$here/local/aspire-dashboard.Dockerfile" "$build/aspire"
 
 echo "build-local: built ${#built[@]} images:"
 printf '  %s\n' "${built[@]}"

@@ -8,14 +8,23 @@ namespace BundleCluster.Api;
 /// The cluster not answering (no silo yet, silos restarting, the client still connecting) is a 503 problem with one
 /// sentence, never a stack trace; the caller retries. Other failures stay 500s (the framework's problem document).
 /// </summary>
-internal sealed class ClusterUnavailableHandler : IExceptionHandler
+internal sealed class ClusterUnavailableHandler(Jobs.RefusedDemand demand) : IExceptionHandler
 {
+    /// <summary>The failures that mean "no silo answers" (no silo yet, silos restarting, scaled to zero, the client connecting).</summary>
+    public static bool MeansUnavailable(Exception exception) =>
+        exception is ClusterUnreachableException or SiloUnavailableException or TimeoutException or OrleansMessageRejectionException
+            or Orleans.Runtime.Messaging.ConnectionFailedException or InvalidOperationException { Source: "Orleans.Core" };
+
     public async ValueTask<bool> TryHandleAsync(HttpContext httpContext, Exception exception, CancellationToken cancellationToken)
     {
-        if (exception is not (ClusterUnreachableException or SiloUnavailableException or TimeoutException or OrleansMessageRejectionException
-            or Orleans.Runtime.Messaging.ConnectionFailedException or InvalidOperationException { Source: "Orleans.Core" }))
+        if (!MeansUnavailable(exception))
         {
             return false;
+        }
+
+        if (HttpMethods.IsPost(httpContext.Request.Method) && httpContext.Request.Path.StartsWithSegments("/v1/jobs"))
+        {
+            demand.Refused(); // work is waiting for a silo: the scale signal says so (RefusedDemand)
         }
 
         httpContext.Response.Headers.RetryAfter = "5";

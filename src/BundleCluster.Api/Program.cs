@@ -81,6 +81,8 @@ builder.Services.Configure<HostOptions>(host => host.ServicesStartConcurrently =
 builder.Services.AddSingleton(tenants);
 builder.Services.AddBundleApiAuth(options, tenants, signingKey);
 builder.Services.AddProblemDetails();
+Microsoft.Extensions.DependencyInjection.Extensions.ServiceCollectionDescriptorExtensions.TryAddSingleton(builder.Services, TimeProvider.System);
+builder.Services.AddSingleton<BundleCluster.Api.Jobs.RefusedDemand>();
 builder.Services.AddExceptionHandler<ClusterUnavailableHandler>();
 builder.Services.ConfigureHttpJsonOptions(json => json.SerializerOptions.Converters.Add(new System.Text.Json.Serialization.JsonStringEnumConverter()));
 builder.Services.AddOpenApi();
@@ -91,8 +93,8 @@ app.UseExceptionHandler();
 app.UseStatusCodePages();
 app.UseAuthentication();
 app.UseAuthorization();
-app.MapHealthChecks("/health/live", new HealthCheckOptions { Predicate = _ => false }); // the process answers
-app.MapHealthChecks("/health/ready", new HealthCheckOptions { Predicate = check => check.Tags.Contains("ready") });
+app.MapHealthChecks(HealthEndpoints.LivePath, new HealthCheckOptions { Predicate = _ => false }); // the process answers
+app.MapHealthChecks(HealthEndpoints.ReadyPath, new HealthCheckOptions { Predicate = check => check.Tags.Contains("ready") });
 app.MapOpenApi().RequireAuthorization(BearerTokens.JobsPolicy);
 app.MapJobEndpoints();
 if (options.Dashboard)

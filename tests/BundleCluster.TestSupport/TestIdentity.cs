@@ -20,6 +20,9 @@ public sealed class TestIdentity
 
     public string PrivateKeyPath { get; }
 
+    /// <summary>An identity that exists as files already (one that deploy/docker/dev-secrets.sh made).</summary>
+    public static TestIdentity FromFiles(string certificatePath, string privateKeyPath) => new(certificatePath, privateKeyPath);
+
     /// <summary>The user's identity (key generation is slow, so the key is shared by the test run; files are not).</summary>
     public static TestIdentity User(string directory) => Write(directory, "user", SharedUserKey.Value);
 

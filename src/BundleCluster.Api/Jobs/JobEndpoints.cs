@@ -320,8 +320,22 @@ internal static class JobEndpoints
         }
     }
 
-    private static async Task<Ok<ScaleSignal>> ScaleAsync(IGrainFactory grains, CancellationToken ct) =>
-        TypedResults.Ok(await grains.GetGrain<IJobQueueGrain>(0).GetScaleSignalAsync().WaitAsync(ct));
+    /// <summary>
+    /// The queue's numbers. While no silo answers they are unknown (503: an autoscaler keeps what it has), unless a
+    /// submission was refused for want of a silo lately: then one slice of backlog and no silo, so that a cluster
+    /// scaled to zero gets a silo (<see cref="RefusedDemand"/>).
+    /// </summary>
+    private static async Task<Ok<ScaleSignal>> ScaleAsync(IGrainFactory grains, RefusedDemand demand, CancellationToken ct)
+    {
+        try
+        {
+            return TypedResults.Ok(await grains.GetGrain<IJobQueueGrain>(0).GetScaleSignalAsync().WaitAsync(TimeSpan.FromSeconds(5), ct));
+        }
+        catch (Exception ex) when (ClusterUnavailableHandler.MeansUnavailable(ex) && demand.IsRecent)
+        {
+            return TypedResults.Ok(new ScaleSignal(QueuedJobs: 0, RunningJobs: 0, SlicesPending: 1, ActiveSilos: 0, CompressionSlots: 0, MaxRunningJobs: 0));
+        }
+    }
 
     /// <summary>The job if it exists and is the tenant's; null otherwise (the caller answers 404 either way).</summary>
     private static async Task<BundleJobStatus?> OwnedAsync(BundleClusterClient client, Tenant tenant, string id, CancellationToken ct)
