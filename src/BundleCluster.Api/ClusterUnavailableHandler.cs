@@ -11,9 +11,15 @@ namespace BundleCluster.Api;
 internal sealed class ClusterUnavailableHandler(Jobs.RefusedDemand demand) : IExceptionHandler
 {
     /// <summary>The failures that mean "no silo answers" (no silo yet, silos restarting, scaled to zero, the client connecting).</summary>
-    public static bool MeansUnavailable(Exception exception) =>
-        exception is ClusterUnreachableException or SiloUnavailableException or TimeoutException or OrleansMessageRejectionException
-            or Orleans.Runtime.Messaging.ConnectionFailedException or InvalidOperationException { Source: "Orleans.Core" };
+    public static bool MeansUnavailable(Exception exception) => exception switch
+    {
+        ClusterUnreachableException or SiloUnavailableException or TimeoutException or OrleansMessageRejectionException
+            or Orleans.Runtime.Messaging.ConnectionFailedException or InvalidOperationException { Source: "Orleans.Core" } => true,
+        // The client learns which grain implements an interface from the silos: with none (scaled to zero, none joined
+        // yet) not even a grain reference can be made.
+        ArgumentException argument => argument.Message.StartsWith("Could not find an implementation for interface", StringComparison.Ordinal),
+        _ => false,
+    };
 
     public async ValueTask<bool> TryHandleAsync(HttpContext httpContext, Exception exception, CancellationToken cancellationToken)
     {

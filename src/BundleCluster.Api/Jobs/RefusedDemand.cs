@@ -11,7 +11,7 @@ internal sealed class RefusedDemand(TimeProvider time)
     /// <summary>How long one refused submission keeps asking for a silo.</summary>
     public static readonly TimeSpan Window = TimeSpan.FromMinutes(10);
 
-    private long _lastRefusedTicks = long.MinValue;
+    private long _lastRefusedTicks; // 0: never (0001-01-01)
 
     public void Refused() => Interlocked.Exchange(ref _lastRefusedTicks, time.GetUtcNow().UtcTicks);
 
