@@ -91,6 +91,43 @@ public sealed class ProcessClusterTests(ITestOutputHelper output) : IDisposable
     }
 
     [Fact]
+    public async Task A_silo_that_joins_mid_job_receives_chunk_work_of_that_job_within_seconds()
+    {
+        // One compression slot each (one core's worth), so the job outlasts the new silo's start-up and the new silo
+        // really is more capacity.
+        await StartSilosAsync(1, "--compression-slots", "1");
+        await using ConnectedBundleCluster cluster = await ConnectAsync();
+        string image = ClusterJobs.BusyImage(_dir.File("join.img"), 600_000_000, seed: 46);
+        string jobId = await cluster.Client.SubmitAsync(ClusterJobs.Spec(_dir.Path, image, _dir.Sub("bundle"), level: 9));
+        BundleJobStatus before = await ClusterJobs.WaitForProgressAsync(cluster.Client, jobId, 0.05);
+        Assert.False(before.IsFinished);
+
+        var joining = Stopwatch.StartNew();
+        SiloProcess joined = (await StartSilosAsync(1, "--compression-slots", "1")).Single(); // a scale-out: the autoscaler adds a pod
+        TimeSpan started = joining.Elapsed;
+        TimeSpan? gotWork = null;
+        await foreach (BundleJobStatus s in cluster.Client.WatchAsync(jobId, TimeSpan.FromMilliseconds(100)))
+        {
+            if (s.Silos.Keys.Any(k => k.Contains($":{joined.SiloPort}:", StringComparison.Ordinal)))
+            {
+                gotWork = joining.Elapsed;
+                break;
+            }
+
+            if (s.IsFinished)
+            {
+                break;
+            }
+        }
+
+        BundleJobStatus done = await cluster.Client.WaitAsync(jobId).WaitAsync(TimeSpan.FromMinutes(4));
+        output.WriteLine($"the new silo started in {started.TotalSeconds:0.0} s and sealed slices of the running job {gotWork?.TotalSeconds:0.0} s after its start was asked; shares: {string.Join(", ", done.Silos)}");
+        Assert.NotNull(gotWork);
+        Assert.True(gotWork - started < TimeSpan.FromSeconds(10), $"the joined silo waited {(gotWork - started)?.TotalSeconds:0.0} s for work");
+        await ClusterJobs.AssertRestoresAsync(_dir.Path, done, image);
+    }
+
+    [Fact]
     public async Task SIGTERM_of_the_sealers_silo_hands_the_sealer_over_and_no_durable_part_is_rewritten()
     {
         SiloProcess[] silos = await StartSilosAsync(2);
