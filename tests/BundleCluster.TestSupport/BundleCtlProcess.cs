@@ -63,11 +63,7 @@ public sealed class BundleCtlProcess : IDisposable
     public bool HasExited => _process.HasExited;
 
     /// <summary>Sends a signal ("INT", "TERM", "KILL") with kill(1).</summary>
-    public void Signal(string name)
-    {
-        using Process kill = Process.Start("kill", ["-s", name, _process.Id.ToString(System.Globalization.CultureInfo.InvariantCulture)])!;
-        kill.WaitForExit();
-    }
+    public void Signal(string name) => LoggedProcess.SendSignal(_process, name);
 
     /// <summary>The exit code; fails the test (and kills the process) if it has not exited within <paramref name="timeout"/>.</summary>
     public async Task<int> WaitAsync(TimeSpan timeout)

@@ -54,9 +54,12 @@ public sealed class LoggedProcess : IDisposable
     public void Kill() => _process.Kill(entireProcessTree: true);
 
     /// <summary>Sends a signal ("TERM", "INT") with kill(1): a graceful stop, as a pod's kubelet sends it.</summary>
-    public void Signal(string name)
+    public void Signal(string name) => SendSignal(_process, name);
+
+    /// <summary>kill(1) -s NAME PID, as a supervisor signals a process; shared by every process wrapper of the tests.</summary>
+    public static void SendSignal(Process process, string name)
     {
-        using Process kill = Process.Start("kill", ["-s", name, _process.Id.ToString(System.Globalization.CultureInfo.InvariantCulture)])!;
+        using Process kill = Process.Start("kill", ["-s", name, process.Id.ToString(System.Globalization.CultureInfo.InvariantCulture)])!;
         kill.WaitForExit();
     }
 
