@@ -56,7 +56,7 @@ for program in silo:Silo api:Api cli:Cli; do
   dotnet publish "$repo/src/BundleCluster.${program#*:}" -c Release -r linux-x64 --self-contained false -p:PublishReadyToRun=true \
     -o "$build/context/out" -nologo -v q >/dev/null || { echo "build-local: dotnet publish of ${program#*:} failed" >&2; exit 1; }
 done
-cp -a "$here/bin" "$build/context/bin"
+cp -a "$here/commands" "$build/context/commands"
 image bundlecluster/bundlecluster:local "$here/Dockerfile.prebuilt" "$build/context"
 
 # 4. The other services of docker-compose.local.yml.

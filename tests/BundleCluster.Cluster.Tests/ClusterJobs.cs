@@ -47,7 +47,11 @@ internal static class ClusterJobs
         TestIdentity user = TestIdentity.User(workDirectory);
         string restored = ClassicPipeline.Restore(workDirectory, done.ManifestPath!, user);
         Assert.True(TestImages.SameContent(image, Path.Combine(restored, Path.GetFileName(image))));
-        await BundleCluster.Format.Unbundling.Unbundler.RunAsync(new(done.ManifestPath!, user.PrivateKeyPath,
-            BundleCluster.Format.Unbundling.DirectoryPartSource.ForDirectory(Path.GetDirectoryName(done.ManifestPath!)!), null, user.CertificatePath));
+        await VerifyAsync(done.ManifestPath!, user);
     }
+
+    /// <summary>Our own unbundler checks everything (signature, parts, padding, gzip, tar digest) and writes nothing.</summary>
+    public static Task VerifyAsync(string manifestPath, TestIdentity user) =>
+        BundleCluster.Format.Unbundling.Unbundler.RunAsync(new(manifestPath, user.PrivateKeyPath,
+            BundleCluster.Format.Unbundling.DirectoryPartSource.ForDirectory(Path.GetDirectoryName(manifestPath)!), null, user.CertificatePath));
 }

@@ -10,13 +10,23 @@ public sealed class SiloProcess : IDisposable
 
     /// <param name="environment">Extra environment of the process (OTEL_* settings).</param>
     /// <param name="flags">More bundle-silo flags (--max-running-jobs 1).</param>
+    /// <param name="cpuQuota">A CPU quota to run the silo under (its process joins the cgroup before .NET starts).</param>
     public SiloProcess(string redis, string clusterId, IEnumerable<string> allowedRoots, string? serviceId = null,
-        IReadOnlyDictionary<string, string>? environment = null, IEnumerable<string>? flags = null)
+        IReadOnlyDictionary<string, string>? environment = null, IEnumerable<string>? flags = null, CpuQuota? cpuQuota = null)
     {
         SiloPort = RedisServer.FreePort();
         GatewayPort = RedisServer.FreePort();
         HttpPort = RedisServer.FreePort();
-        var psi = new ProcessStartInfo("dotnet");
+        var psi = new ProcessStartInfo(cpuQuota is null ? "dotnet" : "sh");
+        if (cpuQuota is not null)
+        {
+            // The shell joins the cgroup, then becomes dotnet (exec: same PID, so signals and kills reach the silo).
+            foreach (string arg in (string[])["-c", "echo $$ > \"$0/cgroup.procs\" && exec dotnet \"$@\"", cpuQuota.Path])
+            {
+                psi.ArgumentList.Add(arg);
+            }
+        }
+
         foreach (string arg in (string[])[RepositoryPaths.SiloDll, "--redis", redis, "--cluster-id", clusterId, "--service-id", serviceId ?? clusterId,
                      "--http-port", HttpPort.ToString(CultureInfo.InvariantCulture),
                      "--silo-port", SiloPort.ToString(CultureInfo.InvariantCulture), "--gateway-port", GatewayPort.ToString(CultureInfo.InvariantCulture),

@@ -1,0 +1,223 @@
+using System.Diagnostics;
+using System.Net;
+using System.Net.Http.Headers;
+using System.Text;
+using System.Text.Json;
+using System.Text.Json.Nodes;
+using BundleCluster.Abstractions.Jobs;
+using BundleCluster.Client;
+using BundleCluster.TestSupport;
+using Xunit.Abstractions;
+
+namespace BundleCluster.Cluster.Tests;
+
+/// <summary>
+/// The silo pool as an autoscaler changes it: driven the way KEDA's HPA would (read /v1/scale, apply the documented
+/// formula, start silos or SIGTERM them), scaled to zero and back, a pod killed while it drains. Real redis-server,
+/// bundle-api and bundle-silo processes; where capacity matters each silo gets half a core (a cgroup CPU quota), so
+/// more silos really are more machine.
+/// </summary>
+[Trait("Tier", "Slow")] // real processes, a burst of 3 GiB
+public sealed class ElasticPoolTests(ITestOutputHelper output) : IDisposable
+{
+    private readonly RedisServer _redis = new();
+    private readonly TempDirectory _dir = new("elastic");
+    private readonly List<Pool> _pools = [];
+
+    private Pool NewPool(string name)
+    {
+        var pool = new Pool(_redis.Address, _dir, name);
+        _pools.Add(pool);
+        return pool;
+    }
+
+    [Fact]
+    public async Task A_burst_on_an_autoscaled_pool_of_half_core_silos_scales_out_and_back_to_one_rewrites_nothing_and_beats_a_fixed_silo()
+    {
+        Assert.True(CpuQuota.Available, "the cgroup v1 cpu controller is needed to give each silo half a core");
+        string image = TestImages.Create(Path.Combine(_dir.Sub("images"), "burst.img"), 256L << 20, seed: 71);
+        const int jobs = 12;
+
+        // The fixed pool: one half-core silo takes the whole burst.
+        Pool fixedPool = NewPool("fixed");
+        await fixedPool.StartSiloAsync(quota: 0.5);
+        fixedPool.StartApi();
+        TimeSpan fixedTime = await RunBurstAsync(fixedPool, image, jobs, autoscaler: null);
+
+        // The autoscaled pool: starts with one half-core silo; the autoscaler below adds and removes them.
+        Pool elastic = NewPool("elastic");
+        await elastic.StartSiloAsync(quota: 0.5);
+        elastic.StartApi();
+        var scaler = new TestAutoscaler(elastic, output);
+        TimeSpan elasticTime = await RunBurstAsync(elastic, image, jobs, scaler);
+        await scaler.ScaleInToMinimumAsync(TimeSpan.FromMinutes(2));
+
+        output.WriteLine($"{jobs} jobs of 256 MiB: fixed single silo {fixedTime.TotalSeconds:0.0} s, autoscaled {elasticTime.TotalSeconds:0.0} s " +
+                         $"({fixedTime / elasticTime:0.00}x); silos over time: {string.Join(" ", scaler.Timeline)}");
+        Assert.True(scaler.Peak >= 3, $"the pool never scaled out (peak {scaler.Peak} silos)");
+        Assert.Equal(1, elastic.RunningSilos);
+        Assert.True(scaler.ScaledIn >= 2, "the pool never scaled in while work remained or after it");
+        Assert.True(elasticTime < fixedTime, $"the autoscaled pool ({elasticTime.TotalSeconds:0.0} s) was not faster than one silo ({fixedTime.TotalSeconds:0.0} s)");
+    }
+
+    /// <summary>Submits the burst over REST, waits for every job (while the autoscaler runs), checks every bundle.</summary>
+    private async Task<TimeSpan> RunBurstAsync(Pool pool, string image, int jobs, TestAutoscaler? autoscaler)
+    {
+        using HttpClient alice = pool.Http("alice");
+        await pool.WaitListeningAsync();
+        using var stop = new CancellationTokenSource();
+        Task scaling = autoscaler?.RunAsync(stop.Token) ?? Task.CompletedTask;
+        var clock = Stopwatch.StartNew();
+        var locations = new List<string>();
+        for (int i = 0; i < jobs; i++)
+        {
+            string body = JsonSerializer.Serialize(new { image, destination = pool.Out($"b{i}"), account = "123456789012", identity = "dev", prefix = $"burst-{i}" });
+            HttpResponseMessage accepted = await Pool.SubmitAsync(alice, body, $"burst-{i}");
+            Assert.True(accepted.StatusCode == HttpStatusCode.Accepted, $"{(int)accepted.StatusCode}: {await accepted.Content.ReadAsStringAsync()}");
+            locations.Add(accepted.Headers.Location!.ToString());
+        }
+
+        var finished = new List<JsonObject>();
+        foreach (string location in locations)
+        {
+            finished.Add(await Pool.WaitFinishedAsync(alice, location, TimeSpan.FromMinutes(6)));
+        }
+
+        TimeSpan elapsed = clock.Elapsed;
+        await stop.CancelAsync();
+        await scaling;
+        foreach (JsonObject job in finished)
+        {
+            Assert.True((string)job["state"]! == "Completed", job.ToJsonString());
+            Assert.Equal(0, (int)job["progress"]!["partsRewritten"]!); // scale-ins drained: nothing durable was redone
+            await ClusterJobs.VerifyAsync((string)job["manifest"]!, pool.Identity);
+        }
+
+        ClassicPipeline.Restore(_dir.Path, (string)finished[^1]["manifest"]!, pool.Identity); // and one with the real tools
+        return elapsed;
+    }
+
+    [Fact]
+    public async Task With_no_silo_a_refused_submission_makes_the_scale_signal_ask_for_one_and_the_retry_runs_once_it_is_up()
+    {
+        Pool pool = NewPool("zero");
+        pool.StartApi();
+        using HttpClient alice = pool.Http("alice");
+        using HttpClient autoscaler = pool.Http("autoscaler");
+        await pool.WaitListeningAsync();
+
+        // No silo, no demand: the numbers are unknown and the autoscaler keeps what it has.
+        using HttpResponseMessage unknown = await autoscaler.GetAsync("/v1/scale");
+        Assert.True(unknown.StatusCode == HttpStatusCode.ServiceUnavailable, $"{(int)unknown.StatusCode}: {await unknown.Content.ReadAsStringAsync()}");
+        string image = TestImages.Create(Path.Combine(_dir.Sub("images"), "zero.img"), 5_000_000, seed: 3);
+        string body = JsonSerializer.Serialize(new { image, destination = pool.Out("zero"), account = "123456789012", identity = "dev" });
+        using HttpResponseMessage refused = await Pool.SubmitAsync(alice, body, "wake-1");
+        Assert.Equal(HttpStatusCode.ServiceUnavailable, refused.StatusCode);
+        Assert.Equal("5", refused.Headers.RetryAfter?.ToString());
+
+        // The refusal is backlog: one slice, no silo, so the formula asks for ceil(1 / 256) = 1 silo.
+        JsonObject wake = JsonNode.Parse(await autoscaler.GetStringAsync("/v1/scale"))!.AsObject();
+        Assert.Equal((1L, 0), ((long)wake["slicesPending"]!, (int)wake["activeSilos"]!));
+        Assert.Equal(1, TestAutoscaler.Replicas((long)wake["slicesPending"]!, min: 0, max: 4));
+
+        // The autoscaler starts a silo; the client's retry (same idempotency key) is accepted and runs.
+        var clock = Stopwatch.StartNew();
+        await pool.StartSiloAsync();
+        HttpResponseMessage accepted;
+        do
+        {
+            await Task.Delay(500);
+            accepted = await Pool.SubmitAsync(alice, body, "wake-1");
+        }
+        while (accepted.StatusCode == HttpStatusCode.ServiceUnavailable && clock.Elapsed < TimeSpan.FromSeconds(60));
+
+        Assert.Equal(HttpStatusCode.Accepted, accepted.StatusCode);
+        output.WriteLine($"accepted {clock.Elapsed.TotalSeconds:0.0} s after the silo was asked for");
+        JsonObject job = await Pool.WaitFinishedAsync(alice, accepted.Headers.Location!.ToString(), TimeSpan.FromMinutes(2));
+        Assert.Equal("Completed", (string)job["state"]!);
+        JsonObject after = JsonNode.Parse(await autoscaler.GetStringAsync("/v1/scale"))!.AsObject();
+        Assert.Equal((0L, 1), ((long)after["slicesPending"]!, (int)after["activeSilos"]!)); // the real numbers again
+    }
+
+    [Fact]
+    public async Task Every_silo_stopped_gracefully_mid_job_and_one_started_later_the_job_resumes_without_rewriting_a_part()
+    {
+        Pool pool = NewPool("zero-mid");
+        SiloProcess[] silos = [await pool.StartSiloAsync(), await pool.StartSiloAsync()];
+        await using ConnectedBundleCluster cluster = await pool.ConnectAsync();
+        string image = ClusterJobs.BusyImage(_dir.File("zero-mid.img"), 150_000_000, seed: 45);
+        string jobId = await cluster.Client.SubmitAsync(ClusterJobs.Spec(_dir.Path, image, pool.Out("mid"), level: 9));
+        BundleJobStatus before = await ClusterJobs.WaitForProgressAsync(cluster.Client, jobId, 0.3);
+        Assert.False(before.IsFinished, "the job finished before the silos could be stopped");
+
+        foreach (SiloProcess silo in silos)
+        {
+            silo.Terminate(); // a scale to zero: every pod gets SIGTERM
+        }
+
+        foreach (SiloProcess silo in silos)
+        {
+            Assert.Equal(0, await silo.WaitForExitAsync(TimeSpan.FromSeconds(60)));
+        }
+
+        await Task.Delay(TimeSpan.FromSeconds(3)); // nothing runs now
+        var back = Stopwatch.StartNew();
+        await pool.StartSiloAsync();
+        BundleJobStatus done = await WaitWithRetriesAsync(cluster.Client, jobId, TimeSpan.FromMinutes(4));
+
+        output.WriteLine($"all silos stopped at {before.TarBytesSealed} of {before.TarBytes} tar bytes; a new silo finished the job {back.Elapsed.TotalSeconds:0.0} s after it started; kept {done.PartsResumed} parts, rewrote {done.PartsRewritten}");
+        Assert.Equal(0, done.PartsRewritten);
+        Assert.True(done.PartsResumed > 0, "the job started over instead of resuming");
+        await ClusterJobs.AssertRestoresAsync(_dir.Path, done, image);
+    }
+
+    [Fact]
+    public async Task A_silo_killed_while_it_drains_in_a_scale_in_costs_redone_work_but_not_the_job()
+    {
+        Pool pool = NewPool("kill-drain");
+        SiloProcess[] silos = [await pool.StartSiloAsync(), await pool.StartSiloAsync()];
+        await using ConnectedBundleCluster cluster = await pool.ConnectAsync();
+        string image = ClusterJobs.BusyImage(_dir.File("kill-drain.img"), 150_000_000, seed: 47);
+        string jobId = await cluster.Client.SubmitAsync(ClusterJobs.Spec(_dir.Path, image, pool.Out("kd"), level: 9));
+        BundleJobStatus before = await ClusterJobs.WaitForProgressAsync(cluster.Client, jobId, 0.3);
+        Assert.False(before.IsFinished, "the job finished before the scale-in");
+        SiloProcess sealerSilo = silos.Single(s => before.SealerSilo!.Contains($":{s.SiloPort}:", StringComparison.Ordinal));
+
+        // The kubelet's SIGTERM, then its SIGKILL at once, as when the grace period is too short for the drain.
+        sealerSilo.Terminate();
+        await Task.Delay(100);
+        sealerSilo.Kill();
+        BundleJobStatus done = await cluster.Client.WaitAsync(jobId).WaitAsync(TimeSpan.FromMinutes(4));
+
+        output.WriteLine($"killed while draining at {before.TarBytesSealed} of {before.TarBytes}; kept {done.PartsResumed} parts, rewrote {done.PartsRewritten}");
+        Assert.InRange(done.PartsRewritten, 0, 3); // at most what the killed sealer staged after its last checkpoint
+        await ClusterJobs.AssertRestoresAsync(_dir.Path, done, image);
+    }
+
+    /// <summary>Waits for the job's end while the cluster comes back (the client's calls fail until a silo has joined).</summary>
+    private static async Task<BundleJobStatus> WaitWithRetriesAsync(BundleClusterClient client, string jobId, TimeSpan within)
+    {
+        for (var clock = Stopwatch.StartNew(); ; await Task.Delay(500))
+        {
+            try
+            {
+                return await client.WaitAsync(jobId).WaitAsync(within - clock.Elapsed);
+            }
+            catch (Exception ex) when (ex is not TimeoutException && clock.Elapsed < within)
+            {
+                // the cluster is still coming back
+            }
+        }
+    }
+
+    public void Dispose()
+    {
+        foreach (Pool pool in _pools)
+        {
+            pool.Dispose();
+        }
+
+        _redis.Dispose();
+        _dir.Dispose();
+    }
+}
