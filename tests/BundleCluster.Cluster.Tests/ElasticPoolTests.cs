@@ -64,7 +64,7 @@ public sealed class ElasticPoolTests(ITestOutputHelper output) : IDisposable
     private async Task<TimeSpan> RunBurstAsync(Pool pool, string image, int jobs, TestAutoscaler? autoscaler)
     {
         using HttpClient alice = pool.Http("alice");
-        await pool.WaitListeningAsync();
+        await pool.WaitReadyAsync();
         using var stop = new CancellationTokenSource();
         Task scaling = autoscaler?.RunAsync(stop.Token) ?? Task.CompletedTask;
         var clock = Stopwatch.StartNew();
@@ -166,6 +166,7 @@ public sealed class ElasticPoolTests(ITestOutputHelper output) : IDisposable
         BundleJobStatus done = await WaitWithRetriesAsync(cluster.Client, jobId, TimeSpan.FromMinutes(4));
 
         output.WriteLine($"all silos stopped at {before.TarBytesSealed} of {before.TarBytes} tar bytes; a new silo finished the job {back.Elapsed.TotalSeconds:0.0} s after it started; kept {done.PartsResumed} parts, rewrote {done.PartsRewritten}");
+        pool.JobLogLines().ToList().ForEach(output.WriteLine);
         Assert.Equal(0, done.PartsRewritten);
         Assert.True(done.PartsResumed > 0, "the job started over instead of resuming");
         await ClusterJobs.AssertRestoresAsync(_dir.Path, done, image);

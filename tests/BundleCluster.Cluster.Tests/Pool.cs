@@ -101,6 +101,13 @@ internal sealed class Pool : IDisposable
         return http;
     }
 
+    /// <summary>Waits until bundle-api reaches the cluster (its readiness).</summary>
+    public Task WaitReadyAsync() => _api!.WaitReadyAsync();
+
+    /// <summary>The lines of every silo's log (running or not) that speak of jobs: resumes, handovers, checkpoints.</summary>
+    public IEnumerable<string> JobLogLines() =>
+        _silos.SelectMany(s => s.Log.Split('\n')).Where(l => l.Contains("Job ", StringComparison.Ordinal) || l.Contains("checkpoint", StringComparison.Ordinal));
+
     /// <summary>Waits until bundle-api listens (its liveness; the cluster may have no silo).</summary>
     public async Task WaitListeningAsync()
     {
