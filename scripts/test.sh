@@ -27,7 +27,9 @@ fast=0; args=()
 for arg in "$@"; do
   if [ "$arg" = "--fast" ]; then fast=1; else args+=("$arg"); fi
 done
-if [ $fast -eq 1 ]; then filter="Tier!=Slow&Tier!=Fuzz"; else filter="Tier!=Fuzz"; fi
+# [Trait("Tier", "Exclusive")]: tests that load the whole machine or compare timings (containers, the autoscaled
+# burst); they run after the rest, one project at a time.
+if [ $fast -eq 1 ]; then filter="Tier!=Slow&Tier!=Fuzz&Tier!=Exclusive"; else filter="Tier!=Fuzz&Tier!=Exclusive"; fi
 
 # Build everything first (warnings are errors), so a project no test references cannot rot unnoticed.
 dotnet build BundleCluster.sln -nologo -clp:ErrorsOnly || { echo "0 passed, 1 failed, 0 skipped"; exit 1; }
@@ -66,6 +68,9 @@ status=$?
 # The AFL++ smoke run keeps both cores busy for a minute: alone, after the rest, so timing-sensitive cluster tests
 # never share the machine with it.
 if [ $fast -eq 0 ]; then
+  for project in tests/BundleCluster.Deploy.Tests tests/BundleCluster.Cluster.Tests; do
+    dotnet test "$project" --no-build --logger "trx;LogFileName=exclusive.trx" --filter "Tier=Exclusive" "${args[@]}" || status=1
+  done
   dotnet test tests/BundleCluster.Format.Tests --no-build --logger "trx;LogFileName=fuzz.trx" --filter "Tier=Fuzz" "${args[@]}" || status=1
 fi
 

@@ -16,7 +16,7 @@ namespace BundleCluster.Deploy.Tests;
 /// token, the bundle fetched from the S3 store with bundlectl and restored with openssl/gzip/tar, its trace read
 /// back from the OTLP backend; a silo container stopped mid-job; and docker-compose down -v leaving nothing behind.
 /// </summary>
-[Trait("Tier", "Slow")] // a Docker engine, seven containers
+[Trait("Tier", "Exclusive")] // a Docker engine, seven containers and 750 MB of jobs: run alone, after the rest
 public sealed class ComposeTests(ITestOutputHelper output) : IDisposable
 {
     private readonly TempDirectory _dir = new("compose");

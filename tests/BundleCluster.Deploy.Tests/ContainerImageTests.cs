@@ -8,7 +8,7 @@ namespace BundleCluster.Deploy.Tests;
 /// The image deploy/docker/build-local.sh built (scripts/test.sh runs it first, the way a machine without a registry
 /// builds it), run for real with docker run, its port published on 127.0.0.1 only.
 /// </summary>
-[Trait("Tier", "Slow")] // a Docker engine
+[Trait("Tier", "Exclusive")] // a Docker engine: run alone, after the rest
 public sealed class ContainerImageTests : IDisposable
 {
     public const string Image = "bundlecluster/bundlecluster:local";

@@ -182,7 +182,7 @@ public sealed class KubernetesManifestTests
         var configMaps = o.All<V1ConfigMap>().Select(c => c.Metadata.Name).ToHashSet();
         var secrets = o.All<V1Secret>().Select(s => s.Metadata.Name).Concat(OperatorSecrets).ToHashSet();
         string operations = File.ReadAllText(Path.Combine(RepositoryPaths.Root, "docs", "operations.md"));
-        Assert.All(OperatorSecrets, s => Assert.Contains($"kubectl create secret generic {s}", operations.Replace("kubectl create secret tls", "kubectl create secret generic", StringComparison.Ordinal), StringComparison.Ordinal));
+        Assert.All(OperatorSecrets, s => Assert.Matches($@"create secret (generic|tls) {Regex.Escape(s)}\b", operations));
         foreach (V1PodSpec pod in o.All<V1Deployment>().Select(d => d.Spec.Template.Spec))
         {
             foreach (V1Volume volume in pod.Volumes ?? [])

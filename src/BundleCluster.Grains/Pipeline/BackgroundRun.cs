@@ -23,20 +23,31 @@ internal sealed class BackgroundRun
     /// <summary>Asks the work to stop without waiting (the activation is going away: its silo stops or it migrates).</summary>
     public void Cancel() => _stop?.Cancel();
 
-    /// <summary>Waits until the work has wound down (after <see cref="Cancel"/>), or until <paramref name="ct"/> runs out.</summary>
-    public async Task WaitStoppedAsync(CancellationToken ct)
+    /// <summary>
+    /// Waits until the work has wound down (after <see cref="Cancel"/>), or until <paramref name="ct"/> runs out;
+    /// false when it ran out first.
+    /// </summary>
+    public async Task<bool> WaitStoppedAsync(CancellationToken ct)
     {
-        if (_run is not null)
+        if (_run is null)
         {
-            try
-            {
-                await _run.WaitAsync(ct);
-            }
-            catch (Exception)
-            {
-                // wound down (a stopped run ends in cancellation), or the budget ran out: the activation goes either way
-            }
+            return true;
         }
+
+        try
+        {
+            await _run.WaitAsync(ct);
+        }
+        catch (Exception) when (!ct.IsCancellationRequested)
+        {
+            // wound down: a stopped run ends in cancellation
+        }
+        catch (OperationCanceledException)
+        {
+            return false; // the budget ran out: the activation goes anyway
+        }
+
+        return true;
     }
 
     public async Task StopAsync()

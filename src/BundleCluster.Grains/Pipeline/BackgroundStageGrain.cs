@@ -55,8 +55,12 @@ internal abstract partial class BackgroundStageGrain<TRequest>(ILocalSiloDetails
         _run.Cancel();
         if (HandingOver)
         {
-            // Bounded by Orleans' deactivation budget (the token); the silo's shutdown waits for this.
-            await _run.WaitStoppedAsync(cancellationToken);
+            // Bounded by Orleans' deactivation budget (the token); the silo's shutdown waits for this. A successor
+            // that starts before a cut-short handover has saved waits for it (BundleSealerGrain.SettledResumePointAsync).
+            if (!await _run.WaitStoppedAsync(cancellationToken))
+            {
+                LogHandoverCutShort(logger, this.GetPrimaryKeyString(), Stage);
+            }
         }
     }
 
@@ -95,6 +99,9 @@ internal abstract partial class BackgroundStageGrain<TRequest>(ILocalSiloDetails
             DeactivateOnIdle();
         }
     }
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "Job {JobId}: the {Stage} stage's handover was cut short by the deactivation budget")]
+    private static partial void LogHandoverCutShort(ILogger logger, string jobId, PipelineStage stage);
 
     [LoggerMessage(Level = LogLevel.Error, Message = "Job {JobId}: the {Stage} stage failed")]
     private static partial void LogStageFailed(ILogger logger, Exception ex, string jobId, PipelineStage stage);

@@ -36,6 +36,10 @@ internal sealed partial class BundleSealerGrain(
     : BackgroundStageGrain<SealRequest>(silo, time, options.Value.SliceRetryWindow, logger), IBundleSealerGrain
 {
     private static readonly TimeSpan ReportEvery = TimeSpan.FromMilliseconds(500);
+
+    /// <summary>How long a new sealer waits, at most, for a predecessor that may be handing over (8 × 250 ms).</summary>
+    private const int HandoverWaits = 8;
+    private static readonly TimeSpan HandoverPoll = TimeSpan.FromMilliseconds(250);
     private readonly BundleClusterOptions _options = options.Value;
 
     protected override PipelineStage Stage => PipelineStage.Seal;
@@ -55,10 +59,10 @@ internal sealed partial class BundleSealerGrain(
         {
             // Unwrapping reads the private key file and runs RSA: off the grain's turn.
             using BundleKey key = await Task.Run(() => UnwrapKey(request), ct);
-            SealerResumePoint? resume = await ResumePointAsync(sink, ct);
+            (SealerResumePoint? resume, IReadOnlySet<int> stagedPast) = await SettledResumePointAsync(sink, ct);
             span?.SetTag(TelemetryNames.Attributes.PartsResumed, resume?.PartsDone.Count ?? 0);
             var ledger = new SealerLedger(resume is null ? new SealerCheckpoint { PartsRewritten = checkpoint.State.PartsRewritten } : checkpoint.State);
-            ledger.StagedBefore(await StagedPastAsync(sink, ledger.Checkpoint.Parts.Count, ct));
+            ledger.StagedBefore(stagedPast);
             var perSilo = new Dictionary<string, long>(ledger.Checkpoint.Silos);
             ActivityContext sealContext = span?.Context ?? default;
             // Part writes stop with the sealer, except when it hands over (its silo stops gracefully): then the writes
@@ -186,6 +190,30 @@ internal sealed partial class BundleSealerGrain(
 
         metrics.SealerHandovers.Add(1);
         LogHandedOver(logger, jobId, ledger.Checkpoint.Parts.Count, clock.Elapsed.TotalMilliseconds);
+    }
+
+    /// <summary>
+    /// Where to resume, and the parts staged beyond that point. Parts staged beyond the checkpoint mean a predecessor
+    /// was lost between two checkpoints — or is handing over right now (its silo stopping while this one started):
+    /// then its checkpoint moves over them within moments, so wait a little (bounded) for that before rewriting them.
+    /// </summary>
+    private async Task<(SealerResumePoint? Resume, IReadOnlySet<int> StagedPast)> SettledResumePointAsync(IBundleSink sink, CancellationToken ct)
+    {
+        SealerResumePoint? resume = await ResumePointAsync(sink, ct);
+        IReadOnlySet<int> stagedPast = await StagedPastAsync(sink, resume?.PartsDone.Count ?? 0, ct);
+        for (int wait = 0; stagedPast.Count > 0 && wait < HandoverWaits; wait++)
+        {
+            await Task.Delay(HandoverPoll, Time, ct);
+            int covered = checkpoint.State.Parts.Count;
+            await checkpoint.ReadStateAsync(ct);
+            if (checkpoint.State.Parts.Count > covered)
+            {
+                resume = await ResumePointAsync(sink, ct);
+                stagedPast = await StagedPastAsync(sink, resume?.PartsDone.Count ?? 0, ct);
+            }
+        }
+
+        return (resume, stagedPast);
     }
 
     /// <summary>
