@@ -36,8 +36,8 @@ dotnet build BundleCluster.sln -nologo -clp:ErrorsOnly || { echo "0 passed, 1 fa
 
 # The container tests (tests/BundleCluster.Deploy.Tests) need a Docker engine: Debian's docker.io (a fresh machine has
 # only the docker CLI), docker-compose 1.29 and debootstrap for the local base image; kubectl (kustomize) comes with
-# the machine. A dockerd this script starts is
-# stopped at the end. The images are built the way a machine without a registry builds them: deploy/docker/build-local.sh.
+# the machine. A dockerd this script starts is stopped at the end. The images are built the way a machine without a
+# registry builds them: deploy/docker/build-local.sh.
 dockerd_pid=""
 stop_dockerd() { [ -n "$dockerd_pid" ] && kill "$dockerd_pid" 2>/dev/null && wait "$dockerd_pid" 2>/dev/null; dockerd_pid=""; }
 trap stop_dockerd EXIT
@@ -65,8 +65,8 @@ fi
 rm -rf tests/*/TestResults
 dotnet test BundleCluster.sln --no-build --logger "trx;LogFileName=results.trx" --filter "$filter" "${args[@]}"
 status=$?
-# The AFL++ smoke run keeps both cores busy for a minute: alone, after the rest, so timing-sensitive cluster tests
-# never share the machine with it.
+# The exclusive tests, then the AFL++ smoke run (both cores busy for a minute): alone, after the rest, so that
+# timing-sensitive tests never share the machine with them.
 if [ $fast -eq 0 ]; then
   for project in tests/BundleCluster.Deploy.Tests tests/BundleCluster.Cluster.Tests; do
     dotnet test "$project" --no-build --logger "trx;LogFileName=exclusive.trx" --filter "Tier=Exclusive" "${args[@]}" || status=1
