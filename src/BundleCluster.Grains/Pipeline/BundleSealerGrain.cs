@@ -80,6 +80,15 @@ internal sealed partial class BundleSealerGrain(
                 using Activity? writing = JobTracing.Source.StartActivity(TelemetryNames.Spans.PartWrite, ActivityKind.Internal, sealContext);
                 writing?.SetTag(TelemetryNames.Attributes.PartIndex, part.Index);
                 writing?.SetTag(TelemetryNames.Attributes.PartBytes, part.Data.Length);
+                // A part a predecessor staged past its checkpoint (lost, or handing over too late) is usually the very
+                // bytes about to be written: keep it instead of writing it again.
+                if (ledger.WasStagedBefore(part.Index) && await sink.IsStagedAsync(part.Index, part.Data, stopWrites.Token))
+                {
+                    writing?.SetTag(TelemetryNames.Attributes.Outcome, "Kept");
+                    ledger.PartKept(part);
+                    return;
+                }
+
                 await sink.WritePartAsync(part.Index, part.Data, stopWrites.Token);
                 ledger.PartDurable(part);
                 metrics.PartsWritten.Add(1);

@@ -18,6 +18,9 @@ internal sealed class OffTurnBundleSink(IBundleSink inner) : IBundleSink
     public Task<long?> StagedPartLengthAsync(int index, CancellationToken ct) =>
         Task.Run(() => inner.StagedPartLengthAsync(index, ct), ct);
 
+    public Task<bool> IsStagedAsync(int index, ReadOnlyMemory<byte> data, CancellationToken ct) =>
+        Task.Run(() => inner.IsStagedAsync(index, data, ct), ct);
+
     public Task CommitAsync(string manifestFileName, IReadOnlyList<string> partFileNames, string manifestText, CancellationToken ct) =>
         Task.Run(() => inner.CommitAsync(manifestFileName, partFileNames, manifestText, ct), ct);
 

@@ -36,6 +36,13 @@ internal sealed class SealerLedger(SealerCheckpoint checkpoint)
         _slices.Add((slice, gzipStart, compressedLength, crcBefore, inputBefore));
 
     /// <summary>Called once a part is durably staged (any thread); keeps what the checkpoint needs of it.</summary>
+    /// <summary>True when an earlier sealer left part <paramref name="index"/> staged past the checkpoint.</summary>
+    public bool WasStagedBefore(int index) => _stagedBefore.Contains(index);
+
+    /// <summary>A part an earlier sealer had staged with exactly these bytes: durable without being written again.</summary>
+    public void PartKept(SealedPart part) =>
+        _durable[part.Index] = (new SealedPartInfo(part.Index, part.Length, part.Sha1Hex), part.Data.Span[^16..].ToArray());
+
     public void PartDurable(SealedPart part)
     {
         _durable[part.Index] = (new SealedPartInfo(part.Index, part.Length, part.Sha1Hex), part.Data.Span[^16..].ToArray());

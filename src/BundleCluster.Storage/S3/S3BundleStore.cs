@@ -38,9 +38,7 @@ public sealed class S3BundleStore(S3Location location, S3Settings settings, int 
         await Guard(() => Parallel.ForEachAsync(parts, new ParallelOptions { MaxDegreeOfParallelism = parallelism, CancellationToken = ct }, async (part, token) =>
         {
             byte[] data = source.ReadAll(part.FileName);
-#pragma warning disable CA5351 // S3's ETag of a single-part upload is its MD5: comparing needs MD5, not a security choice
-            string md5 = Convert.ToHexStringLower(MD5.HashData(data));
-#pragma warning restore CA5351
+            string md5 = S3Objects.SinglePutEtag(data);
             if (await RemoteEtagAsync(location.Key(part.FileName), token) == md5)
             {
                 Interlocked.Increment(ref skipped); // resume: this part is already there, byte for byte

@@ -40,6 +40,14 @@ internal static class S3Objects
     }
 
     /// <summary>The object's metadata, or null when the key does not exist (a missing bucket still throws).</summary>
+    /// <summary>The ETag S3 gives an object written in one PUT: the MD5 of its bytes, in lower-case hex, unquoted.</summary>
+    public static string SinglePutEtag(ReadOnlySpan<byte> data)
+    {
+#pragma warning disable CA5351 // S3's ETag of a single-part upload is its MD5: comparing needs MD5, not a security choice
+        return Convert.ToHexStringLower(MD5.HashData(data));
+#pragma warning restore CA5351
+    }
+
     public static async Task<GetObjectMetadataResponse?> HeadAsync(AmazonS3Client client, string bucket, string key, CancellationToken ct)
     {
         try

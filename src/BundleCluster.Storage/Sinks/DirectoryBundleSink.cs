@@ -147,6 +147,18 @@ public sealed class DirectoryBundleSink : IBundleSink
         file.Flush(flushToDisk: true);
     }
 
+    public async Task<bool> IsStagedAsync(int index, ReadOnlyMemory<byte> data, CancellationToken ct)
+    {
+        var staged = new FileInfo(Path.Combine(_staging, $"part.{index}"));
+        if (!staged.Exists || staged.Length != data.Length)
+        {
+            return false;
+        }
+
+        byte[] bytes = await File.ReadAllBytesAsync(staged.FullName, ct).ConfigureAwait(false);
+        return bytes.AsSpan().SequenceEqual(data.Span);
+    }
+
     public Task<long?> StagedPartLengthAsync(int index, CancellationToken ct)
     {
         var staged = new FileInfo(Path.Combine(_staging, $"part.{index}"));

@@ -15,6 +15,12 @@ public interface IBundleSink : IDisposable
     /// <summary>The length of staged part <paramref name="index"/>, or null if it is not staged (a resumed sealer checks).</summary>
     Task<long?> StagedPartLengthAsync(int index, CancellationToken ct);
 
+    /// <summary>
+    /// True when part <paramref name="index"/> is staged with exactly <paramref name="data"/>: a resumed sealer keeps
+    /// such a part instead of writing it again (a redone part is byte-identical to the first).
+    /// </summary>
+    Task<bool> IsStagedAsync(int index, ReadOnlyMemory<byte> data, CancellationToken ct);
+
     /// <summary>Moves the staged parts to their final names, then writes the manifest atomically, last.</summary>
     Task CommitAsync(string manifestFileName, IReadOnlyList<string> partFileNames, string manifestText, CancellationToken ct);
 

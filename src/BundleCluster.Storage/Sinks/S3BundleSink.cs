@@ -63,6 +63,14 @@ public sealed class S3BundleSink : IBundleSink
         }
     }
 
+    /// <summary>Parts are single PUTs with Content-MD5, so a staged part's ETag is its MD5: no download needed.</summary>
+    public async Task<bool> IsStagedAsync(int index, ReadOnlyMemory<byte> data, CancellationToken ct)
+    {
+        GetObjectMetadataResponse? staged = await S3Objects.HeadAsync(_client, _location.Bucket, _staging + $"part.{index}", ct);
+        return staged is not null && staged.ContentLength == data.Length
+            && string.Equals(staged.ETag?.Trim('"'), S3Objects.SinglePutEtag(data.Span), StringComparison.OrdinalIgnoreCase);
+    }
+
     public async Task<long?> StagedPartLengthAsync(int index, CancellationToken ct)
     {
         return (await S3Objects.HeadAsync(_client, _location.Bucket, _staging + $"part.{index}", ct))?.ContentLength;
