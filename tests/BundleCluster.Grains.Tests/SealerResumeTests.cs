@@ -83,7 +83,7 @@ public sealed class SealerResumeTests
     }
 
     [Fact]
-    public async Task Parts_an_earlier_sealer_left_staged_count_as_rewritten_on_top_of_earlier_rewrites_and_reach_the_checkpoint()
+    public async Task Parts_an_earlier_sealer_left_staged_count_as_rewritten_unless_kept_on_top_of_earlier_rewrites_and_reach_the_checkpoint()
     {
         byte[] data = new byte[36_000_000];
         new Random(8).NextBytes(data); // incompressible: three full parts and a short one
@@ -94,7 +94,15 @@ public sealed class SealerResumeTests
         using (var sealer = new BundleSealer(key, 1, (part, ct) =>
                {
                    written.Add(part.Index);
-                   ledger.PartDurable(part);
+                   if (part.Index == 2)
+                   {
+                       ledger.PartKept(part); // its staged bytes were these: kept, not written again
+                   }
+                   else
+                   {
+                       ledger.PartDurable(part);
+                   }
+
                    part.Dispose();
                    return ValueTask.CompletedTask;
                }))
@@ -113,8 +121,9 @@ public sealed class SealerResumeTests
         }
 
         Assert.Equal([0, 1, 2, 3], written);
-        Assert.Equal(6, ledger.PartsRewritten);
-        Assert.Equal(6, ledger.Checkpoint.PartsRewritten); // saved with the checkpoint, so the next sealer adds to it
+        Assert.Equal(5, ledger.PartsRewritten); // part 1 written again; part 2 kept
+        Assert.Equal(5, ledger.Checkpoint.PartsRewritten); // saved with the checkpoint, so the next sealer adds to it
+        Assert.Equal(3, ledger.Checkpoint.Parts.Count); // kept part 2 is checkpointed like a written one (the short last part never is)
         Assert.False(ledger.RewritesUnsaved);
     }
 
