@@ -15,22 +15,17 @@ namespace BundleCluster.Cluster.Tests;
 [Trait("Tier", "Exclusive")] // real processes, 3 GiB of work, timing compared: scripts/test.sh runs it on its own
 public sealed class AutoscaledBurstTests(ITestOutputHelper output) : IDisposable
 {
-    private readonly RedisServer _redis = new();
-    private readonly TempDirectory _dir = new("burst");
-    private readonly List<Pool> _pools = [];
+    private readonly PoolSet _pools = new("burst");
 
-    private Pool NewPool(string name)
-    {
-        var pool = new Pool(_redis.Address, _dir, name);
-        _pools.Add(pool);
-        return pool;
-    }
+    private TempDirectory Dir => _pools.Dir;
+
+    private Pool NewPool(string name) => _pools.New(name);
 
     [Fact]
     public async Task A_burst_on_an_autoscaled_pool_of_half_core_silos_scales_out_and_back_to_one_rewrites_nothing_and_beats_a_fixed_silo()
     {
         Assert.True(CpuQuota.Available, "the cgroup v1 cpu controller is needed to give each silo half a core");
-        string image = TestImages.Create(Path.Combine(_dir.Sub("images"), "burst.img"), 256L << 20, seed: 71);
+        string image = TestImages.Create(Path.Combine(Dir.Sub("images"), "burst.img"), 256L << 20, seed: 71);
         const int jobs = 12;
 
         // The fixed pool: one half-core silo takes the whole burst.
@@ -94,18 +89,9 @@ public sealed class AutoscaledBurstTests(ITestOutputHelper output) : IDisposable
             await ClusterJobs.VerifyAsync((string)job["manifest"]!, pool.Identity);
         }
 
-        ClassicPipeline.Restore(_dir.Path, (string)finished[^1]["manifest"]!, pool.Identity); // and one with the real tools
+        ClassicPipeline.Restore(Dir.Path, (string)finished[^1]["manifest"]!, pool.Identity); // and one with the real tools
         return elapsed;
     }
 
-    public void Dispose()
-    {
-        foreach (Pool pool in _pools)
-        {
-            pool.Dispose();
-        }
-
-        _redis.Dispose();
-        _dir.Dispose();
-    }
+    public void Dispose() => _pools.Dispose();
 }

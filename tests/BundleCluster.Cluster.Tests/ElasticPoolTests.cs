@@ -18,16 +18,11 @@ namespace BundleCluster.Cluster.Tests;
 [Trait("Tier", "Slow")] // real processes
 public sealed class ElasticPoolTests(ITestOutputHelper output) : IDisposable
 {
-    private readonly RedisServer _redis = new();
-    private readonly TempDirectory _dir = new("elastic");
-    private readonly List<Pool> _pools = [];
+    private readonly PoolSet _pools = new("elastic");
 
-    private Pool NewPool(string name)
-    {
-        var pool = new Pool(_redis.Address, _dir, name);
-        _pools.Add(pool);
-        return pool;
-    }
+    private TempDirectory Dir => _pools.Dir;
+
+    private Pool NewPool(string name) => _pools.New(name);
 
     [Fact]
     public async Task With_no_silo_a_refused_submission_makes_the_scale_signal_ask_for_one_and_the_retry_runs_once_it_is_up()
@@ -41,7 +36,7 @@ public sealed class ElasticPoolTests(ITestOutputHelper output) : IDisposable
         // No silo, no demand: the numbers are unknown and the autoscaler keeps what it has.
         using HttpResponseMessage unknown = await autoscaler.GetAsync("/v1/scale");
         Assert.True(unknown.StatusCode == HttpStatusCode.ServiceUnavailable, $"{(int)unknown.StatusCode}: {await unknown.Content.ReadAsStringAsync()}");
-        string image = TestImages.Create(Path.Combine(_dir.Sub("images"), "zero.img"), 5_000_000, seed: 3);
+        string image = TestImages.Create(Path.Combine(Dir.Sub("images"), "zero.img"), 5_000_000, seed: 3);
         string body = JsonSerializer.Serialize(new { image, destination = pool.Out("zero"), account = "123456789012", identity = "dev" });
         using HttpResponseMessage refused = await Pool.SubmitAsync(alice, body, "wake-1");
         Assert.Equal(HttpStatusCode.ServiceUnavailable, refused.StatusCode);
@@ -77,8 +72,8 @@ public sealed class ElasticPoolTests(ITestOutputHelper output) : IDisposable
         Pool pool = NewPool("zero-mid");
         SiloProcess[] silos = [await pool.StartSiloAsync(), await pool.StartSiloAsync()];
         await using ConnectedBundleCluster cluster = await pool.ConnectAsync();
-        string image = ClusterJobs.BusyImage(_dir.File("zero-mid.img"), 150_000_000, seed: 45);
-        string jobId = await cluster.Client.SubmitAsync(ClusterJobs.Spec(_dir.Path, image, pool.Out("mid"), level: 9));
+        string image = ClusterJobs.BusyImage(Dir.File("zero-mid.img"), 150_000_000, seed: 45);
+        string jobId = await cluster.Client.SubmitAsync(ClusterJobs.Spec(Dir.Path, image, pool.Out("mid"), level: 9));
         BundleJobStatus before = await ClusterJobs.WaitForProgressAsync(cluster.Client, jobId, 0.3);
         Assert.False(before.IsFinished, "the job finished before the silos could be stopped");
 
@@ -101,7 +96,7 @@ public sealed class ElasticPoolTests(ITestOutputHelper output) : IDisposable
         pool.JobLogLines().ToList().ForEach(output.WriteLine);
         Assert.Equal(0, done.PartsRewritten);
         Assert.True(done.PartsResumed > 0, "the job started over instead of resuming");
-        await ClusterJobs.AssertRestoresAsync(_dir.Path, done, image);
+        await ClusterJobs.AssertRestoresAsync(Dir.Path, done, image);
     }
 
     [Fact]
@@ -110,8 +105,8 @@ public sealed class ElasticPoolTests(ITestOutputHelper output) : IDisposable
         Pool pool = NewPool("kill-drain");
         SiloProcess[] silos = [await pool.StartSiloAsync(), await pool.StartSiloAsync()];
         await using ConnectedBundleCluster cluster = await pool.ConnectAsync();
-        string image = ClusterJobs.BusyImage(_dir.File("kill-drain.img"), 150_000_000, seed: 47);
-        string jobId = await cluster.Client.SubmitAsync(ClusterJobs.Spec(_dir.Path, image, pool.Out("kd"), level: 9));
+        string image = ClusterJobs.BusyImage(Dir.File("kill-drain.img"), 150_000_000, seed: 47);
+        string jobId = await cluster.Client.SubmitAsync(ClusterJobs.Spec(Dir.Path, image, pool.Out("kd"), level: 9));
         BundleJobStatus before = await ClusterJobs.WaitForProgressAsync(cluster.Client, jobId, 0.3);
         Assert.False(before.IsFinished, "the job finished before the scale-in");
         SiloProcess sealerSilo = silos.Single(s => before.SealerSilo!.Contains($":{s.SiloPort}:", StringComparison.Ordinal));
@@ -124,7 +119,7 @@ public sealed class ElasticPoolTests(ITestOutputHelper output) : IDisposable
 
         output.WriteLine($"killed while draining at {before.TarBytesSealed} of {before.TarBytes}; kept {done.PartsResumed} parts, rewrote {done.PartsRewritten}");
         Assert.InRange(done.PartsRewritten, 0, 3); // at most what the killed sealer staged after its last checkpoint
-        await ClusterJobs.AssertRestoresAsync(_dir.Path, done, image);
+        await ClusterJobs.AssertRestoresAsync(Dir.Path, done, image);
     }
 
     /// <summary>Waits for the job's end while the cluster comes back (the client's calls fail until a silo has joined).</summary>
@@ -143,14 +138,5 @@ public sealed class ElasticPoolTests(ITestOutputHelper output) : IDisposable
         }
     }
 
-    public void Dispose()
-    {
-        foreach (Pool pool in _pools)
-        {
-            pool.Dispose();
-        }
-
-        _redis.Dispose();
-        _dir.Dispose();
-    }
+    public void Dispose() => _pools.Dispose();
 }

@@ -177,3 +177,30 @@ internal sealed class Pool : IDisposable
         _tokens.Dispose();
     }
 }
+
+/// <summary>The pools of one test class: one redis-server and one directory for all of them, every process reaped.</summary>
+internal sealed class PoolSet(string name) : IDisposable
+{
+    private readonly RedisServer _redis = new();
+    private readonly List<Pool> _pools = [];
+
+    public TempDirectory Dir { get; } = new(name);
+
+    public Pool New(string name)
+    {
+        var pool = new Pool(_redis.Address, Dir, name);
+        _pools.Add(pool);
+        return pool;
+    }
+
+    public void Dispose()
+    {
+        foreach (Pool pool in _pools)
+        {
+            pool.Dispose();
+        }
+
+        _redis.Dispose();
+        Dir.Dispose();
+    }
+}
