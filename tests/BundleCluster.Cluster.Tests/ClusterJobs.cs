@@ -40,6 +40,10 @@ internal static class ClusterJobs
         throw new InvalidOperationException("the job ended without a final status");
     }
 
+    /// <summary>The silo process running the job's sealer, as its status names it.</summary>
+    public static SiloProcess SealerOf(IEnumerable<SiloProcess> silos, BundleJobStatus status) =>
+        silos.Single(s => status.SealerSilo!.Contains($":{s.SiloPort}:", StringComparison.Ordinal));
+
     /// <summary>The bundle restores byte-identical with openssl, gzip and tar, and verifies with our own unbundler.</summary>
     public static async Task AssertRestoresAsync(string workDirectory, BundleJobStatus done, string image)
     {

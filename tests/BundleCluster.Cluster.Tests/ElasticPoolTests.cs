@@ -72,10 +72,7 @@ public sealed class ElasticPoolTests(ITestOutputHelper output) : IDisposable
         Pool pool = NewPool("zero-mid");
         SiloProcess[] silos = [await pool.StartSiloAsync(), await pool.StartSiloAsync()];
         await using ConnectedBundleCluster cluster = await pool.ConnectAsync();
-        string image = ClusterJobs.BusyImage(Dir.File("zero-mid.img"), 150_000_000, seed: 45);
-        string jobId = await cluster.Client.SubmitAsync(ClusterJobs.Spec(Dir.Path, image, pool.Out("mid"), level: 9));
-        BundleJobStatus before = await ClusterJobs.WaitForProgressAsync(cluster.Client, jobId, 0.3);
-        Assert.False(before.IsFinished, "the job finished before the silos could be stopped");
+        (string image, string jobId, BundleJobStatus before) = await StartBusyJobAsync(cluster, pool, "zero-mid", seed: 45);
 
         foreach (SiloProcess silo in silos)
         {
@@ -105,11 +102,8 @@ public sealed class ElasticPoolTests(ITestOutputHelper output) : IDisposable
         Pool pool = NewPool("kill-drain");
         SiloProcess[] silos = [await pool.StartSiloAsync(), await pool.StartSiloAsync()];
         await using ConnectedBundleCluster cluster = await pool.ConnectAsync();
-        string image = ClusterJobs.BusyImage(Dir.File("kill-drain.img"), 150_000_000, seed: 47);
-        string jobId = await cluster.Client.SubmitAsync(ClusterJobs.Spec(Dir.Path, image, pool.Out("kd"), level: 9));
-        BundleJobStatus before = await ClusterJobs.WaitForProgressAsync(cluster.Client, jobId, 0.3);
-        Assert.False(before.IsFinished, "the job finished before the scale-in");
-        SiloProcess sealerSilo = silos.Single(s => before.SealerSilo!.Contains($":{s.SiloPort}:", StringComparison.Ordinal));
+        (string image, string jobId, BundleJobStatus before) = await StartBusyJobAsync(cluster, pool, "kill-drain", seed: 47);
+        SiloProcess sealerSilo = ClusterJobs.SealerOf(silos, before);
 
         // The kubelet's SIGTERM, then its SIGKILL at once, as when the grace period is too short for the drain.
         sealerSilo.Terminate();
@@ -120,6 +114,17 @@ public sealed class ElasticPoolTests(ITestOutputHelper output) : IDisposable
         output.WriteLine($"killed while draining at {before.TarBytesSealed} of {before.TarBytes}; kept {done.PartsResumed} parts, rewrote {done.PartsRewritten}");
         Assert.InRange(done.PartsRewritten, 0, 3); // at most what the killed sealer staged after its last checkpoint
         await ClusterJobs.AssertRestoresAsync(Dir.Path, done, image);
+    }
+
+    /// <summary>A 150 MB level-9 job on the pool, waited for until 30% is sealed (it must still be running then).</summary>
+    private async Task<(string Image, string JobId, BundleJobStatus Running)> StartBusyJobAsync(
+        ConnectedBundleCluster cluster, Pool pool, string name, int seed)
+    {
+        string image = ClusterJobs.BusyImage(Dir.File(name + ".img"), 150_000_000, seed);
+        string jobId = await cluster.Client.SubmitAsync(ClusterJobs.Spec(Dir.Path, image, pool.Out(name), level: 9));
+        BundleJobStatus running = await ClusterJobs.WaitForProgressAsync(cluster.Client, jobId, 0.3);
+        Assert.False(running.IsFinished, "the job finished before the silos could be stopped");
+        return (image, jobId, running);
     }
 
     /// <summary>Waits for the job's end while the cluster comes back (the client's calls fail until a silo has joined).</summary>

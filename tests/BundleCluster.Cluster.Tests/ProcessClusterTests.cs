@@ -75,7 +75,7 @@ public sealed class ProcessClusterTests(ITestOutputHelper output) : IDisposable
         string image = ClusterJobs.BusyImage(_dir.File("sealer.img"), 150_000_000, seed: 43);
         string jobId = await cluster.Client.SubmitAsync(ClusterJobs.Spec(_dir.Path, image, _dir.Sub("bundle"), level: 9));
         BundleJobStatus before = await ClusterJobs.WaitForProgressAsync(cluster.Client, jobId, 0.4);
-        SiloProcess sealerSilo = silos.Single(s => before.SealerSilo!.Contains($":{s.SiloPort}:", StringComparison.Ordinal));
+        SiloProcess sealerSilo = ClusterJobs.SealerOf(silos, before);
 
         sealerSilo.Kill();
         var sinceKill = Stopwatch.StartNew();
@@ -136,7 +136,7 @@ public sealed class ProcessClusterTests(ITestOutputHelper output) : IDisposable
         string jobId = await cluster.Client.SubmitAsync(ClusterJobs.Spec(_dir.Path, image, _dir.Sub("bundle"), level: 9));
         BundleJobStatus before = await ClusterJobs.WaitForProgressAsync(cluster.Client, jobId, 0.3);
         Assert.False(before.IsFinished, "the job finished before its sealer's silo could be stopped");
-        SiloProcess sealerSilo = silos.Single(s => before.SealerSilo!.Contains($":{s.SiloPort}:", StringComparison.Ordinal));
+        SiloProcess sealerSilo = ClusterJobs.SealerOf(silos, before);
 
         var drain = Stopwatch.StartNew();
         sealerSilo.Terminate();
