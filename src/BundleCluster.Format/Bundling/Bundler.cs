@@ -1,5 +1,6 @@
 using System.Buffers;
 using BundleCluster.Format.Compression;
+using BundleCluster.Format.Incremental;
 using BundleCluster.Format.Keys;
 using BundleCluster.Format.Parts;
 using BundleCluster.Format.Tar;
@@ -102,9 +103,7 @@ public static class Bundler
         try
         {
             await layout.ReadAsync(image, range.Offset, input.AsMemory(0, range.Length), ct).ConfigureAwait(false);
-            CompressedSlice Deflate() => ZeroSlices.IsZero(input.AsSpan(0, range.Length))
-                ? ZeroSlices.Get(range.Length, compressionLevel)
-                : DeflateSlice.CompressPooled(input.AsSpan(0, range.Length), compressionLevel);
+            CompressedSlice Deflate() => Compress(input.AsSpan(0, range.Length), compressionLevel);
             return runDeflate is null ? Deflate() : await runDeflate(Deflate).ConfigureAwait(false);
         }
         finally
@@ -112,4 +111,57 @@ public static class Bundler
             ArrayPool<byte>.Shared.Return(input);
         }
     }
+
+    /// <summary>
+    /// Reads one slice, hashes it (<see cref="SliceDigest"/>) and compresses it — unless its hash equals
+    /// <paramref name="reusableSha256"/>, the hash of a slice whose compressed bytes an earlier bundle holds: then it
+    /// is not compressed at all (<see cref="HashedSlice.Reusable"/>) and the sealer takes those bytes instead. Slices of
+    /// zeros are never reused: their compressed form is at hand without reading anything.
+    /// </summary>
+    public static async Task<HashedSlice> HashAndCompressAsync(TarStreamLayout layout, IImageReader image, SliceRange range,
+        int compressionLevel, byte[]? reusableSha256, CancellationToken ct, Func<Func<HashedSlice>, Task<HashedSlice>>? runCpu = null)
+    {
+        if (layout.IsKnownZero(image, range.Offset, range.Length))
+        {
+            return new HashedSlice(ZeroSlices.Get(range.Length, compressionLevel), SliceDigest.OfZeros(range.Length), range.Length);
+        }
+
+        byte[] input = ArrayPool<byte>.Shared.Rent(range.Length);
+        try
+        {
+            await layout.ReadAsync(image, range.Offset, input.AsMemory(0, range.Length), ct).ConfigureAwait(false);
+            HashedSlice HashAndDeflate()
+            {
+                ReadOnlySpan<byte> bytes = input.AsSpan(0, range.Length);
+                if (ZeroSlices.IsZero(bytes))
+                {
+                    return new HashedSlice(ZeroSlices.Get(range.Length, compressionLevel), SliceDigest.OfZeros(range.Length), range.Length);
+                }
+
+                byte[] sha256 = SliceDigest.Of(bytes);
+                return reusableSha256 is not null && SliceDigest.Same(sha256, reusableSha256)
+                    ? new HashedSlice(null, sha256, range.Length)
+                    : new HashedSlice(DeflateSlice.CompressPooled(bytes, compressionLevel), sha256, range.Length);
+            }
+
+            return runCpu is null ? HashAndDeflate() : await runCpu(HashAndDeflate).ConfigureAwait(false);
+        }
+        finally
+        {
+            ArrayPool<byte>.Shared.Return(input);
+        }
+    }
+
+    private static CompressedSlice Compress(ReadOnlySpan<byte> input, int compressionLevel) => ZeroSlices.IsZero(input)
+        ? ZeroSlices.Get(input.Length, compressionLevel)
+        : DeflateSlice.CompressPooled(input, compressionLevel);
+}
+
+/// <summary>
+/// A slice read and hashed: its compressed bytes (<see cref="Slice"/>, disposed by the holder), or none when an earlier
+/// bundle holds the same slice compressed (<see cref="Reusable"/>).
+/// </summary>
+public sealed record HashedSlice(CompressedSlice? Slice, byte[] Sha256, int InputLength)
+{
+    public bool Reusable => Slice is null;
 }
