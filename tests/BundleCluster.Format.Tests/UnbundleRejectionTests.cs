@@ -172,7 +172,7 @@ public sealed class UnbundleRejectionTests : IDisposable
             data.Length, sealedBundle.TarDigestHex, sealedBundle.Seal, WrappedBundleKey.Wrap(key, cert, cert));
         using RSA signingKey = KeyFiles.LoadPrivateKey(_user.PrivateKeyPath);
         await sink.CommitAsync("hostile.manifest.xml", manifest.Image.Parts.Select(p => p.FileName).ToList(),
-            ManifestWriter.WriteSigned(manifest, signingKey), CancellationToken.None);
+            ManifestWriter.WriteSigned(manifest, signingKey), [], CancellationToken.None);
         return Path.Combine(_bundle, "hostile.manifest.xml");
     }
 

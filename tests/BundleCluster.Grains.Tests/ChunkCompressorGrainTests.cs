@@ -19,7 +19,7 @@ public sealed class ChunkCompressorGrainTests(TwoSiloClusterFixture fixture) : I
         ImageSlicePlan plan = await PlanAsync(image, sliceSize: 8 << 20);
         var chunk = fixture.Cluster.Client.GetGrain<IChunkCompressorGrain>($"{plan.JobId}/0");
 
-        ChunkSummary summary = await chunk.CompressAsync(plan, 0, attempt: 1);
+        ChunkSummary summary = await chunk.CompressAsync(plan, 0, attempt: 1, reusableSha256: null);
         CompressedPiece first = await chunk.ReadCompressedAsync(0);
         CompressedPiece second = await chunk.ReadCompressedAsync(first.Bytes.Length);
         CompressedPiece third = await chunk.ReadCompressedAsync(first.Bytes.Length + second.Bytes.Length);
@@ -37,12 +37,12 @@ public sealed class ChunkCompressorGrainTests(TwoSiloClusterFixture fixture) : I
         string image = TestImages.Create(_dir.File("img"), 3_000_000, seed: 6);
         ImageSlicePlan plan = await PlanAsync(image, sliceSize: 1 << 20);
         var chunk = fixture.Cluster.Client.GetGrain<IChunkCompressorGrain>($"{plan.JobId}/1");
-        ChunkSummary before = await chunk.CompressAsync(plan, 1, attempt: 1);
+        ChunkSummary before = await chunk.CompressAsync(plan, 1, attempt: 1, reusableSha256: null);
         byte[] bytesBefore = (await chunk.ReadCompressedAsync(0)).Bytes.ToArray(); // a copy: the piece is the grain's buffer
         await chunk.ReleaseAsync();
 
         await Assert.ThrowsAnyAsync<Exception>(() => chunk.ReadCompressedAsync(0)); // the bytes are gone
-        ChunkSummary after = await chunk.CompressAsync(plan, 1, attempt: 1);
+        ChunkSummary after = await chunk.CompressAsync(plan, 1, attempt: 1, reusableSha256: null);
 
         Assert.Equal(before with { Silo = after.Silo }, after);
         Assert.Equal(bytesBefore, (await chunk.ReadCompressedAsync(0)).Bytes.ToArray());

@@ -31,7 +31,7 @@ public static class ReferenceBundler
             sealedBundle.Seal, WrappedBundleKey.Wrap(key, userCert, cloudCert));
         using RSA signingKey = KeyFiles.LoadPrivateKey(user.PrivateKeyPath);
         string text = ManifestWriter.WriteSigned(manifest, signingKey);
-        await sink.CommitAsync(Format.BundleFileNames.Manifest(name), manifest.Image.Parts.Select(p => p.FileName).ToList(), text, CancellationToken.None);
+        await sink.CommitAsync(Format.BundleFileNames.Manifest(name), manifest.Image.Parts.Select(p => p.FileName).ToList(), text, [], CancellationToken.None);
         return Path.Combine(destination, Format.BundleFileNames.Manifest(name));
     }
 }

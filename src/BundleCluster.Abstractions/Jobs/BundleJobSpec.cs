@@ -82,4 +82,11 @@ public sealed record BundleJobSpec
     /// refused instead of answered with the first job.
     /// </summary>
     [Id(22)] public string? RequestFingerprint { get; init; }
+
+    /// <summary>
+    /// The manifest of an earlier bundle of ours of the same image (a path, or s3://bucket/prefix/NAME.manifest.xml),
+    /// signed by the same identity: slices unchanged since then take their compressed bytes from it instead of being
+    /// compressed again. Anything wrong with it means a full build and a warning, never a failed job.
+    /// </summary>
+    [Id(23)] public string? Baseline { get; init; }
 }

@@ -62,6 +62,18 @@ public sealed record BundleJobStatus
     /// </summary>
     [Id(29)] public int PartsRewritten { get; init; }
 
+    /// <summary>Slices whose compressed bytes were taken from the baseline bundle (incremental re-bundling).</summary>
+    [Id(30)] public int SlicesReused { get; init; }
+
+    /// <summary>Slices compressed by this job (all of them without a baseline; all-zero slices count here).</summary>
+    [Id(31)] public int SlicesCompressed { get; init; }
+
+    /// <summary>Bytes of the baseline bundle's parts read to take its slices (each part once).</summary>
+    [Id(32)] public long BaselineBytesRead { get; init; }
+
+    /// <summary>Things the job chose not to do and why, one line each (a baseline it could not use).</summary>
+    [Id(33)] public IReadOnlyList<string>? Warnings { get; init; }
+
     /// <summary>The job's trace id (W3C, 32 hex digits) when it was traced: find its spans under this id.</summary>
     [Id(22)] public string? TraceId { get; init; }
 

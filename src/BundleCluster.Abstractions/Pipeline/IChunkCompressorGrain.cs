@@ -7,7 +7,9 @@ public sealed record ChunkSummary(
     [property: Id(1)] int InputLength,
     [property: Id(2)] int CompressedLength,
     [property: Id(3)] uint Crc32,
-    [property: Id(4)] string Silo);
+    [property: Id(4)] string Silo,
+    [property: Id(5)] byte[]? Sha256 = null,
+    [property: Id(6)] bool Reused = false);
 
 /// <summary>
 /// A piece of a compressed slice; never more than <see cref="MaxBytes"/> per message. A <b>lease</b>: marked immutable,
@@ -32,12 +34,14 @@ public sealed record CompressedPiece([property: Id(0)] ReadOnlyMemory<byte> Byte
 public interface IChunkCompressorGrain : IGrainWithStringKey
 {
     /// <summary>
-    /// Compresses the slice (or answers from the bytes it already holds). <paramref name="attempt"/> counts the
-    /// sealer's tries at this slice: above 1 the slice is being redone, as its span and metrics show. Cancelling
-    /// stops a compression that is still waiting for a slot or reading.
+    /// Hashes and compresses the slice (or answers from the bytes it already holds). <paramref name="attempt"/> counts
+    /// the sealer's tries at this slice: above 1 the slice is being redone, as its span and metrics show. When the
+    /// slice's SHA-256 equals <paramref name="reusableSha256"/> (the same slice of the baseline bundle) it is not
+    /// compressed: the summary says <see cref="ChunkSummary.Reused"/> and holds no bytes. Cancelling stops a
+    /// compression that is still waiting for a slot or reading.
     /// </summary>
     [Alias("Compress")]
-    Task<ChunkSummary> CompressAsync(ImageSlicePlan plan, int index, int attempt, CancellationToken cancellationToken = default);
+    Task<ChunkSummary> CompressAsync(ImageSlicePlan plan, int index, int attempt, byte[]? reusableSha256, CancellationToken cancellationToken = default);
 
     /// <summary>Returns compressed bytes from <paramref name="offset"/>, at most <see cref="CompressedPiece.MaxBytes"/>.</summary>
     [Alias("Read")]

@@ -45,6 +45,7 @@ public static class TelemetryNames
         public const string SliceIndex = "bundlecluster.slice.index";
         public const string SliceAttempt = "bundlecluster.slice.attempt";
         public const string SliceRedone = "bundlecluster.slice.redone";
+        public const string SliceReused = "bundlecluster.slice.reused";
         public const string InputBytes = "bundlecluster.input.bytes";
         public const string CompressedBytes = "bundlecluster.compressed.bytes";
         public const string PartIndex = "bundlecluster.part.index";
@@ -64,6 +65,8 @@ public static class TelemetryNames
         public const string PartsWritten = "bundlecluster.parts.written";
         public const string SliceCompressDuration = "bundlecluster.slice.compress.duration";
         public const string SlicesRedone = "bundlecluster.slices.redone";
+        public const string SlicesReused = "bundlecluster.slices.reused";
+        public const string BaselineBytesRead = "bundlecluster.baseline.bytes.read";
         public const string CheckpointSaves = "bundlecluster.checkpoint.saves";
         public const string SealerHandovers = "bundlecluster.sealer.handovers";
         public const string JobDuration = "bundlecluster.job.duration";

@@ -116,6 +116,7 @@ internal static class JobRequestRules
             ProductCodes = request.ProductCodes is null ? null : string.Join(',', request.ProductCodes),
             CompressionLevel = request.Level ?? BundleJobSpec.DefaultCompressionLevel,
             Overwrite = request.Overwrite ?? false,
+            Baseline = string.IsNullOrWhiteSpace(request.Baseline) ? null : request.Baseline, // confined by the silos, like an image
             // The silos resolve the identity to its files under their identity root; no path comes from outside.
             Identity = request.Identity,
             UserCertificatePath = "",

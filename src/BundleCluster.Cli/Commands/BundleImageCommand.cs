@@ -27,6 +27,9 @@ internal static class BundleImageCommand
     private static readonly Option<int> SliceMiB = new("--slice-mib") { Description = "Tar-stream MiB per chunk work item (default 4)", DefaultValueFactory = _ => BundleJobSpec.DefaultSliceSize >> 20 };
     private static readonly Option<bool> Overwrite = new("--overwrite") { Description = "Replace a bundle with the same prefix at the destination" };
     private static readonly Option<bool> Timings = new("--timings") { Description = "Print where the time went (start-up, job, shutdown) on stderr" };
+    private static readonly Option<string> Baseline = CliOptions.Text("--baseline", "",
+        "The manifest of an earlier bundle of this image, signed with the same key: unchanged slices are taken from it instead of compressed (a full build, with a warning, if it cannot be used)");
+    private static readonly Option<bool> Json = new("--json") { Description = "Print the final job status as JSON instead of the summary line" };
     private static readonly S3CliOptions S3 = new();
     private static readonly Option<string> Cluster = ClusterOptions.Cluster(required: false);
     private static readonly Option<bool> NoWait = new("--no-wait") { Description = "With --cluster: print the job id and return at once" };
@@ -38,6 +41,7 @@ internal static class BundleImageCommand
         var command = new Command("bundle-image", "Bundle an image: tar, gzip, AES-128-CBC, 10 MiB parts and a signed manifest")
         {
             Image, Cert, PrivateKey, User, Destination, Prefix, Arch, Ec2Cert, Kernel, Ramdisk, Mappings, ProductCodes, Level, SliceMiB, Overwrite, Timings,
+            Baseline, Json,
             Cluster, ClusterOptions.ClusterId, ClusterOptions.ServiceId, NoWait, IdempotencyKey, Identity,
         };
         S3.AddTo(command);
@@ -75,14 +79,15 @@ internal static class BundleImageCommand
             CompressionLevel = parsed.GetValue(Level),
             SliceSize = SliceBytes(parsed.GetValue(SliceMiB)),
             Overwrite = parsed.GetValue(Overwrite),
+            Baseline = BaselineOf(parsed),
         };
 
         if (CliOptions.Optional(parsed, Cluster) is null)
         {
             PhaseClock? clock = parsed.GetValue(Timings) ? new PhaseClock() : null;
-            BundleJobStatus embedded = await RunEmbeddedAsync(spec, context, ct, clock);
+            BundleJobStatus embedded = await ReportingFailureAsync(parsed, context, () => RunEmbeddedAsync(spec, context, ct, clock));
             clock?.Mark("shutdown");
-            context.Output.WriteLine(Summary(embedded));
+            Report(parsed, embedded, context);
             if (clock is not null)
             {
                 context.Notice($"timings: {clock}");
@@ -130,6 +135,7 @@ internal static class BundleImageCommand
             Level = parsed.GetValue(Level),
             Overwrite = parsed.GetValue(Overwrite) ? true : null,
             Identity = CliOptions.Require(parsed, Identity),
+            Baseline = parsed.GetValue(Baseline), // as the service's silos see it, like --image
         };
         Client.Service.BundleServiceClient client = ServiceOptions.Connect(parsed, service);
         string jobId = await client.SubmitAsync(request, parsed.GetValue(IdempotencyKey), ct);
@@ -159,15 +165,45 @@ internal static class BundleImageCommand
         BundleJobStatus done;
         try
         {
-            done = await client.WaitAsync(jobId, new SyncProgress(progress.Show), ct);
+            done = await ReportingFailureAsync(parsed, context, () => client.WaitAsync(jobId, new SyncProgress(progress.Show), ct));
         }
         finally
         {
             progress.Clear();
         }
 
-        context.Output.WriteLine(Summary(done));
+        Report(parsed, done, context);
         return ExitCodes.Ok;
+    }
+
+    /// <summary>--baseline as the silos need it: a file by absolute path (they do not share this directory), s3:// as given.</summary>
+    private static string? BaselineOf(ParseResult parsed) => parsed.GetValue(Baseline) is { Length: > 0 } baseline
+        ? StorageLocation.From(baseline) is FileLocation file ? Path.GetFullPath(file.Path) : baseline
+        : null;
+
+    /// <summary>The job's warnings on stderr, one line each; then the summary line, or with --json the whole status.</summary>
+    private static void Report(ParseResult parsed, BundleJobStatus done, CliContext context)
+    {
+        foreach (string warning in done.Warnings ?? [])
+        {
+            context.Notice($"warning: {warning}");
+        }
+
+        context.Output.WriteLine(parsed.GetValue(Json) ? JobCommands.ToJson(done) : Summary(done));
+    }
+
+    /// <summary>With --json a failed job's status is printed too (stdout), before its error line and exit code.</summary>
+    private static async Task<BundleJobStatus> ReportingFailureAsync(ParseResult parsed, CliContext context, Func<Task<BundleJobStatus>> run)
+    {
+        try
+        {
+            return await run();
+        }
+        catch (Client.BundleJobFailedException failed) when (parsed.GetValue(Json))
+        {
+            context.Output.WriteLine(JobCommands.ToJson(failed.Status));
+            throw;
+        }
     }
 
     /// <summary>Runs one job on an in-process silo and waits for it, cancelling it (and cleaning up) on Ctrl+C.</summary>

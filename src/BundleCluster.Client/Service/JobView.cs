@@ -19,7 +19,8 @@ public sealed record JobView(
     JobError? Error,
     IReadOnlyDictionary<string, string> Labels,
     int Level,
-    string? TraceId)
+    string? TraceId,
+    IReadOnlyList<string>? Warnings = null)
 {
     public static JobView Of(BundleJobStatus s) => new(
         s.JobId,
@@ -28,7 +29,7 @@ public sealed record JobView(
         s.Destination,
         s.QueuePosition,
         new JobProgress(s.ImageBytes, s.TarBytes, s.TarBytesDigested, s.TarBytesSealed, s.PartsWritten, s.BundledBytes, s.SlicesPending,
-            s.PartsResumed, s.PartsRewritten),
+            s.PartsResumed, s.PartsRewritten, s.SlicesReused, s.SlicesCompressed, s.BaselineBytesRead),
         s.Silos,
         s.SealerSilo,
         s.StartedAt,
@@ -38,7 +39,8 @@ public sealed record JobView(
         s.Error is null ? null : new JobError(s.ErrorKind ?? JobErrorKind.Failed, s.ErrorField, s.Error),
         s.Labels ?? new Dictionary<string, string>(),
         s.CompressionLevel,
-        s.TraceId);
+        s.TraceId,
+        s.Warnings);
 
     /// <summary>The same job as the Orleans client reports it, so code (and bundlectl's output) serves both ways in.</summary>
     public BundleJobStatus ToStatus() => new()
@@ -57,6 +59,10 @@ public sealed record JobView(
         SlicesPending = Progress.SlicesPending,
         PartsResumed = Progress.PartsResumed,
         PartsRewritten = Progress.PartsRewritten,
+        SlicesReused = Progress.SlicesReused,
+        SlicesCompressed = Progress.SlicesCompressed,
+        BaselineBytesRead = Progress.BaselineBytesRead,
+        Warnings = Warnings,
         Silos = Silos,
         SealerSilo = SealerSilo,
         StartedAt = SubmittedAt,
@@ -75,10 +81,11 @@ public sealed record JobView(
 /// <summary>
 /// Bytes of the image and of its tar stream; the tar-stream bytes read by the digest and sealed into parts; parts a
 /// restarted sealer kept (<see cref="PartsResumed"/>) and durable parts that had to be written again
-/// (<see cref="PartsRewritten"/>: what losing a silo cost).
+/// (<see cref="PartsRewritten"/>: what losing a silo cost); with a baseline bundle, the slices taken from it
+/// (<see cref="SlicesReused"/>) and compressed (<see cref="SlicesCompressed"/>), and the baseline part bytes read.
 /// </summary>
 public sealed record JobProgress(long ImageBytes, long TarBytes, long BytesRead, long BytesSealed, int Parts, long BundledBytes, long SlicesPending,
-    int PartsResumed = 0, int PartsRewritten = 0);
+    int PartsResumed = 0, int PartsRewritten = 0, int SlicesReused = 0, int SlicesCompressed = 0, long BaselineBytesRead = 0);
 
 /// <summary>Why a job failed: its kind (for clients to branch on), the request field at fault when known, and a sentence.</summary>
 public sealed record JobError(JobErrorKind Kind, string? Field, string Message);

@@ -36,6 +36,13 @@ public sealed record ServiceJobRequest
     /// <summary>Replace a bundle of the same prefix at the destination.</summary>
     public bool? Overwrite { get; init; }
 
+    /// <summary>
+    /// The manifest of an earlier bundle of the same image signed by the same identity (a path or s3:// URI under the
+    /// tenant's images or destinations): unchanged slices are taken from it instead of compressed. If it cannot be
+    /// used, the job is built in full and its status carries a warning.
+    /// </summary>
+    public string? Baseline { get; init; }
+
     /// <summary>The name of a signing identity the tenant may use.</summary>
     public string? Identity { get; init; }
 

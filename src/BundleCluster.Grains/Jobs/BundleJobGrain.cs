@@ -114,6 +114,12 @@ internal sealed partial class BundleJobGrain(
                 }
             }
 
+            if (prepared.BaselineWarning is { } refused)
+            {
+                State.Spec = spec = spec with { Baseline = null };
+                SetStatus(Status with { Warnings = [refused] });
+            }
+
             State.Plan = prepared.Plan with { TraceParent = State.TraceParent };
             State.PrivateKeyVersion = prepared.PrivateKeyVersion;
             State.Ec2EncryptedKey = prepared.Key.Ec2EncryptedKey;
@@ -417,7 +423,8 @@ internal sealed partial class BundleJobGrain(
             if (State.Sealed is null)
             {
                 await GrainFactory.GetGrain<IBundleSealerGrain>(jobId).StartAsync(new SealRequest(State.Plan,
-                    State.UserEncryptedKey!, State.UserEncryptedIv!, State.Spec.PrivateKeyPath, State.Spec.Destination, State.Spec.S3));
+                    State.UserEncryptedKey!, State.UserEncryptedIv!, State.Spec.PrivateKeyPath, State.Spec.Destination, State.Spec.S3,
+                    State.Spec.Baseline, State.Spec.UserCertificatePath));
             }
 
             await TryCommitAsync();
@@ -444,7 +451,7 @@ internal sealed partial class BundleJobGrain(
     {
         if (!Status.IsFinished)
         {
-            SetStatus(Status with
+            SetStatus(WithIncremental(Status with
             {
                 TarBytesSealed = progress.TarBytesSealed,
                 PartsWritten = progress.PartsWritten,
@@ -453,11 +460,20 @@ internal sealed partial class BundleJobGrain(
                 SealerSilo = progress.SealerSilo,
                 PartsResumed = Math.Max(Status.PartsResumed, progress.PartsResumed),
                 PartsRewritten = Math.Max(Status.PartsRewritten, progress.PartsRewritten), // cumulative across sealers
-            });
+            }, progress.Incremental));
         }
 
         return Task.CompletedTask;
     }
+
+    /// <summary>The sealer's incremental counts in the status; its warning joins the job's (once).</summary>
+    private static BundleJobStatus WithIncremental(BundleJobStatus status, IncrementalCounts? counts) => counts is null ? status : status with
+    {
+        SlicesReused = counts.SlicesReused,
+        SlicesCompressed = counts.SlicesCompressed,
+        BaselineBytesRead = counts.BaselineBytesRead,
+        Warnings = counts.Warning is { } warning && !(status.Warnings ?? []).Contains(warning) ? [.. status.Warnings ?? [], warning] : status.Warnings,
+    };
 
     public Task ReportDigestProgressAsync(long tarBytesDigested)
     {
@@ -477,6 +493,7 @@ internal sealed partial class BundleJobGrain(
         }
 
         State.Sealed = outcome;
+        SetStatus(WithIncremental(Status, outcome.Incremental));
         await record.WriteStateAsync();
         await TryCommitAsync();
     }

@@ -2,6 +2,7 @@ using System.Security.Cryptography;
 using BundleCluster.Abstractions.Jobs;
 using BundleCluster.Abstractions.Pipeline;
 using BundleCluster.Format.Bundling;
+using BundleCluster.Format.Incremental;
 using BundleCluster.Format.Keys;
 using BundleCluster.Format.Manifest;
 using BundleCluster.Format.Parts;
@@ -14,7 +15,8 @@ namespace BundleCluster.Grains.Jobs;
 /// <summary>
 /// The last step of a job, once the digest and the sealed parts are in: cross-check the tar stream the two stages
 /// read, assemble the manifest, sign it with the key file validated at preparation, and commit — parts into place,
-/// manifest last. Key loading and signing run on the thread pool, not on the job grain's turn.
+/// then the slice index (signed with the same key: the baseline of the next incremental build), manifest last. Key
+/// loading and signing run on the thread pool, not on the job grain's turn.
 /// </summary>
 internal static class JobCommit
 {
@@ -32,7 +34,8 @@ internal static class JobCommit
             sealedParts.BundledSize, sealedParts.GzipLength, plan.TarLength);
         var key = new WrappedBundleKey(job.Ec2EncryptedKey!, job.UserEncryptedKey!, job.Ec2EncryptedIv!, job.UserEncryptedIv!);
         BundleManifest manifest = ManifestAssembly.Build(plan.MemberName, metadata, plan.ImageSize, job.TarDigest!, seal, key);
-        string text = await Task.Run(() =>
+        string manifestName = Format.BundleFileNames.Manifest(plan.MemberName);
+        (string text, byte[]? index) = await Task.Run(() =>
         {
             // The key file must still be the one validated at preparation: a swapped link must not turn the silo into
             // a signing service for some other key it can read.
@@ -41,15 +44,30 @@ internal static class JobCommit
                 AllowedRoots.RequireOpened(f, options.KeyFileRoots(), "private key");
                 f.RequireIdentity(job.PrivateKeyVersion ?? f.Identity.ToString(), "private key");
             });
-            return ManifestWriter.WriteSigned(manifest, signingKey);
+            return (ManifestWriter.WriteSigned(manifest, signingKey), IndexOf(sealedParts, plan, job.TarDigest!, signingKey));
         }, ct);
 
-        string manifestName = Format.BundleFileNames.Manifest(plan.MemberName);
-        await sink.CommitAsync(manifestName, manifest.Image.Parts.Select(p => p.FileName).ToList(), text, ct);
+        IReadOnlyList<BundleSidecar> sidecars = index is null ? [] : [new BundleSidecar(SliceIndex.FileName(manifestName), index)];
+        await sink.CommitAsync(manifestName, manifest.Image.Parts.Select(p => p.FileName).ToList(), text, sidecars, ct);
         return Storage.StorageLocation.From(spec.Destination) switch
         {
             Storage.S3.S3Location bucket => bucket + manifestName,
             var directory => Path.Combine(Path.GetFullPath(directory.ToString()), manifestName),
         };
+    }
+
+    /// <summary>The signed slice index, when the sealer knows every slice (a sealer resumed from an older checkpoint may not).</summary>
+    private static byte[]? IndexOf(SealOutcome sealedParts, ImageSlicePlan plan, string tarDigest, RSA signingKey)
+    {
+        if (sealedParts.Slices is not { } slices || slices.Count != plan.SliceCount || slices.Any(s => s.Sha256.Length == 0))
+        {
+            return null;
+        }
+
+        SliceIndex index = SliceIndex.Build(plan.SliceSize, plan.CompressionLevel, plan.TarLength, tarDigest,
+            sealedParts.Parts.Select(p => p.Sha1Hex).ToList(), slices.Select(s => (s.Sha256, s.CompressedLength, s.Crc32, s.InputLength)));
+        return index.GzipLength == sealedParts.GzipLength
+            ? SliceIndexFile.Write(index, signingKey)
+            : throw new InvalidOperationException($"the slice index adds up to {index.GzipLength} gzip bytes, the sealed stream has {sealedParts.GzipLength}");
     }
 }

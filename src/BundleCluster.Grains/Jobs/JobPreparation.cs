@@ -30,7 +30,8 @@ internal sealed class JobValidationException(string field, BundleException inner
 internal static class JobPreparation
 {
     /// <param name="PrivateKeyVersion">The identity of the private key file read here; the commit signs only with the same file.</param>
-    public sealed record Prepared(ImageSlicePlan Plan, WrappedBundleKey Key, string Prefix, string PrivateKeyVersion);
+    /// <param name="BaselineWarning">Why the spec's baseline may not be used (it is outside what the job may read), or null.</param>
+    public sealed record Prepared(ImageSlicePlan Plan, WrappedBundleKey Key, string Prefix, string PrivateKeyVersion, string? BaselineWarning = null);
 
     public static async Task<Prepared> PrepareAsync(string jobId, BundleJobSpec spec, IBundleSink sink,
         BundleClusterOptions options, CancellationToken ct)
@@ -102,7 +103,37 @@ internal static class JobPreparation
         }
 
         using BundleKey key = BundleKey.Generate();
-        return new Prepared(plan, WrappedBundleKey.Wrap(key, userCert, cloudCert), prefix, privateKeyVersion);
+        return new Prepared(plan, WrappedBundleKey.Wrap(key, userCert, cloudCert), prefix, privateKeyVersion,
+            spec.Baseline is { } baseline ? BaselineRefusal(baseline, spec.Allowance, options) : null);
+    }
+
+    /// <summary>
+    /// A baseline is read like an image: it must lie inside the silo's confinement and, for a tenant's job, inside the
+    /// tenant's images or destinations (last night's bundle is usually one of its destinations). Outside, the job is
+    /// built in full with a warning — a baseline only ever makes a job cheaper — and the baseline is never opened.
+    /// </summary>
+    private static string? BaselineRefusal(string baseline, TenantAllowance? allowance, BundleClusterOptions options)
+    {
+        try
+        {
+            options.Confinement().Require(baseline, "baseline");
+            if (allowance is not null)
+            {
+                Confinement tenant = Confinement.Of([.. allowance.Images, .. allowance.Destinations]);
+                if (!tenant.IsConfined)
+                {
+                    throw BundleException.InvalidParameter("the job's tenant may read no location at all");
+                }
+
+                tenant.Require(baseline, "baseline");
+            }
+
+            return null;
+        }
+        catch (BundleException ex)
+        {
+            return Pipeline.BaselineReuse.NotUsed(baseline, ex.Message);
+        }
     }
 
     /// <summary>

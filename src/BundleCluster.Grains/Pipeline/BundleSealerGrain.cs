@@ -23,6 +23,8 @@ namespace BundleCluster.Grains.Pipeline;
 /// fetches their bytes in pieces of at most 4 MiB, and runs them through the sequential
 /// <see cref="BundleSealer"/> (one gzip member, AES-128-CBC, 10 MiB parts) into the destination's staging area.
 /// A slice whose chunk grain fails or forgets its bytes is compressed again; the redone bytes must be identical.
+/// With a baseline bundle (incremental re-bundling, <see cref="BaselineReuse"/>) a slice whose chunk grain found it
+/// unchanged is not compressed: the sealer takes its compressed bytes from the baseline's verified parts instead.
 /// </summary>
 internal sealed partial class BundleSealerGrain(
     [PersistentState("sealer", BundleClusterOptions.JobStorage)] IPersistentState<SealerCheckpoint> checkpoint,
@@ -64,6 +66,13 @@ internal sealed partial class BundleSealerGrain(
             var ledger = new SealerLedger(resume is null ? new SealerCheckpoint { PartsRewritten = checkpoint.State.PartsRewritten } : checkpoint.State);
             ledger.StagedBefore(stagedPast);
             var perSilo = new Dictionary<string, long>(ledger.Checkpoint.Silos);
+            using BaselineReuse baseline = await BaselineReuse.OpenAsync(request, _options, metrics, ct);
+            // Every slice sealed so far, for the slice index the commit writes; a resumed sealer continues the list its
+            // predecessor checkpointed (null — no index, the next build is a full one — if it has none to continue).
+            List<SealedSlice>? slices = resume is null ? []
+                : ledger.Checkpoint.Slices is { } done && done.Count == ledger.Checkpoint.NextSlice ? [.. done] : null;
+            int reused = slices?.Count(s => s.Reused) ?? 0;
+            IncrementalCounts Counts() => new(reused, (slices?.Count ?? 0) - reused, baseline.BytesRead, baseline.Warning);
             ActivityContext sealContext = span?.Context ?? default;
             // Part writes stop with the sealer, except when it hands over (its silo stops gracefully): then the writes
             // in flight finish, so that what they wrote becomes part of the checkpoint instead of being written again.
@@ -97,8 +106,9 @@ internal sealed partial class BundleSealerGrain(
             long lastReport = Time.GetTimestamp();
             int first = resume is null ? 0 : ledger.Checkpoint.NextSlice;
             int skip = resume is null ? 0 : ledger.Checkpoint.OffsetInSlice; // bytes of the first slice already in parts
+            SlicePlan slicing = plan.Slices();
             window = new SliceWindow(new SliceDispatcher(membership, siloMetadata), first, plan.SliceCount, _options.SlicesInFlight,
-                index => CompressAsync(plan, index, ct));
+                index => CompressAsync(plan, index, baseline.Candidate(index, slicing[index].Length), ct));
             filling = window.FillAsync(stopFilling.Token);
             try
             {
@@ -106,7 +116,7 @@ internal sealed partial class BundleSealerGrain(
             }
             catch (Exception) when (ct.IsCancellationRequested && HandingOver)
             {
-                await HandOverAsync(writer, ledger, perSilo, plan.JobId);
+                await HandOverAsync(writer, ledger, perSilo, slices, plan.JobId);
                 throw;
             }
 
@@ -114,17 +124,57 @@ internal sealed partial class BundleSealerGrain(
             {
                 for (int sealedSlices = first; sealedSlices < plan.SliceCount; sealedSlices++)
                 {
-                    (int sliceIndex, ChunkSummary summary) = await window.TakeAsync(ct);
-                    (uint crcBefore, long inputBefore) = sealer.Framing;
-                    ledger.SliceStarting(sliceIndex, SealerLedger.NextSliceStart(sealer.GzipLength) - skip, summary.CompressedLength, crcBefore, inputBefore);
-                    await AppendSliceAsync(plan, summary, sealer, skip, ct);
+                    (int sliceIndex, ChunkSummary taken) = await window.TakeAsync(ct);
+                    (ChunkSummary summary, byte[]? fromBaseline) = await FromBaselineOrChunkAsync(plan, taken, baseline, ct);
+                    try
+                    {
+                        if (skip > 0 && ledger.Checkpoint.ResumeSliceLength is > 0 and var expected && expected != summary.CompressedLength)
+                        {
+                            // The predecessor sealed the start of this slice from other bytes (the baseline's, or its
+                            // own): continuing mid-slice with these would corrupt the stream.
+                            throw new BundleException(BundleErrorKind.Failed,
+                                $"slice {sliceIndex} came out {summary.CompressedLength} bytes long on resuming, not the {expected} the sealer before wrote; the image or the baseline changed during the job");
+                        }
+
+                        (uint crcBefore, long inputBefore) = sealer.Framing;
+                        ledger.SliceStarting(sliceIndex, SealerLedger.NextSliceStart(sealer.GzipLength) - skip, summary.CompressedLength, crcBefore, inputBefore);
+                        if (fromBaseline is null)
+                        {
+                            await AppendSliceAsync(plan, summary, sealer, skip, ct);
+                        }
+                        else
+                        {
+                            await sealer.AppendCompressedAsync(fromBaseline.AsMemory(skip, summary.CompressedLength - skip), ct);
+                            sealer.AccountSlice(summary.Crc32, summary.InputLength);
+                        }
+                    }
+                    finally
+                    {
+                        if (fromBaseline is not null)
+                        {
+                            BaselineReuse.Return(fromBaseline);
+                        }
+                    }
+
                     metrics.BytesSealed.Add(summary.InputLength);
                     skip = 0;
-                    perSilo[summary.Silo] = perSilo.GetValueOrDefault(summary.Silo) + summary.InputLength;
+                    reused += fromBaseline is null ? 0 : 1;
+                    slices?.Add(new SealedSlice(summary.Sha256 ?? [], summary.CompressedLength, summary.Crc32, summary.InputLength, fromBaseline is not null));
+                    if (summary.Sha256 is null)
+                    {
+                        slices = null; // a chunk grain that does not hash: no index for this bundle
+                    }
+
+                    if (fromBaseline is null)
+                    {
+                        perSilo[summary.Silo] = perSilo.GetValueOrDefault(summary.Silo) + summary.InputLength;
+                    }
+
                     Chunk(plan, sliceIndex).ReleaseAsync().Ignore();
                     if (ledger.TryAdvance())
                     {
                         ledger.Checkpoint.Silos = new Dictionary<string, long>(perSilo);
+                        ledger.Checkpoint.Slices = slices?.GetRange(0, ledger.Checkpoint.NextSlice);
                         await SaveCheckpointAsync(ledger.Checkpoint); // parts behind this point survive a lost sealer
                     }
 
@@ -133,7 +183,7 @@ internal sealed partial class BundleSealerGrain(
                         lastReport = Time.GetTimestamp();
                         DelayDeactivation(TimeSpan.FromMinutes(10));
                         var progress = new SealProgress(sealer.TarBytesSealed, sealer.PartsCut, sealer.CiphertextBytes,
-                            new Dictionary<string, long>(perSilo), SiloAddress, resume?.PartsDone.Count ?? 0, ledger.PartsRewritten);
+                            new Dictionary<string, long>(perSilo), SiloAddress, resume?.PartsDone.Count ?? 0, ledger.PartsRewritten, Counts());
                         await JobReporting.ProgressAsync(() => job.ReportSealProgressAsync(progress));
                     }
                 }
@@ -142,8 +192,9 @@ internal sealed partial class BundleSealerGrain(
             SealResult result = await sealer.FinishAsync(ct);
             await writer.DrainAsync();
             await JobReporting.ProgressAsync(() => job.ReportSealProgressAsync(new SealProgress(sealer.TarBytesSealed, result.Parts.Count,
-                result.BundledSize, perSilo, SiloAddress, resume?.PartsDone.Count ?? 0, ledger.PartsRewritten)));
-            var outcome = new SealOutcome(result.Parts.Select(p => new SealedPartInfo(p.Index, p.Length, p.Sha1Hex)).ToList(), result.BundledSize, result.GzipLength, sealer.Framing.Crc32);
+                result.BundledSize, perSilo, SiloAddress, resume?.PartsDone.Count ?? 0, ledger.PartsRewritten, Counts())));
+            var outcome = new SealOutcome(result.Parts.Select(p => new SealedPartInfo(p.Index, p.Length, p.Sha1Hex)).ToList(),
+                result.BundledSize, result.GzipLength, sealer.Framing.Crc32, slices, Counts());
             span?.SetTag(TelemetryNames.Attributes.BundleBytes, result.BundledSize);
             return reports => reports.ReportSealedAsync(outcome);
         }
@@ -179,7 +230,8 @@ internal sealed partial class BundleSealerGrain(
     /// The sealer's silo stops gracefully: let the part writes in flight finish, move the checkpoint over them and save
     /// it, so the sealer that takes over (the job's watchdog starts it on a live silo) rewrites no durable part.
     /// </summary>
-    private async Task HandOverAsync(BoundedPartWriter writer, SealerLedger ledger, Dictionary<string, long> perSilo, string jobId)
+    private async Task HandOverAsync(BoundedPartWriter writer, SealerLedger ledger, Dictionary<string, long> perSilo,
+        List<SealedSlice>? slices, string jobId)
     {
         var clock = Stopwatch.StartNew();
         try
@@ -194,6 +246,7 @@ internal sealed partial class BundleSealerGrain(
         if (ledger.TryAdvance())
         {
             ledger.Checkpoint.Silos = new Dictionary<string, long>(perSilo);
+            ledger.Checkpoint.Slices = slices is not null && slices.Count >= ledger.Checkpoint.NextSlice ? slices.GetRange(0, ledger.Checkpoint.NextSlice) : null;
             await SaveCheckpointAsync(ledger.Checkpoint);
         }
 
@@ -316,7 +369,7 @@ internal sealed partial class BundleSealerGrain(
     /// Compresses a slice on its chunk grain, retrying with backoff while the grain or its silo fails (a dead silo is
     /// noticed by membership after some seconds; then the grain activates elsewhere) — but not when the input is bad.
     /// </summary>
-    private async Task<ChunkSummary> CompressAsync(ImageSlicePlan plan, int index, CancellationToken ct, int firstAttempt = 1)
+    private async Task<ChunkSummary> CompressAsync(ImageSlicePlan plan, int index, byte[]? reusableSha256, CancellationToken ct, int firstAttempt = 1)
     {
         var window = new RetryWindow(Time, _options.SliceRetryWindow);
         for (int attempt = firstAttempt; ; attempt++)
@@ -332,7 +385,7 @@ internal sealed partial class BundleSealerGrain(
                 // A call already sent to a silo that then died would wait out Orleans' 30 s response timeout; give
                 // up sooner, cancel it (a slow silo stops reading for it) and ask again — the grain answers from its
                 // cache if it finished after all.
-                return await WithTimeout(c => Chunk(plan, index).CompressAsync(plan, index, attempt, c), ct);
+                return await WithTimeout(c => Chunk(plan, index).CompressAsync(plan, index, attempt, reusableSha256, c), ct);
             }
             catch (Exception ex) when (ex is not BundleException && !ct.IsCancellationRequested && window.IsOpen)
             {
@@ -357,6 +410,27 @@ internal sealed partial class BundleSealerGrain(
         }
     }
 
+    /// <summary>
+    /// A slice its chunk grain found unchanged since the baseline: its compressed bytes read from the baseline, with the
+    /// summary completed from the baseline's index. If the baseline cannot give them (it is then turned off), the slice
+    /// is compressed after all. Any other slice is returned as it came.
+    /// </summary>
+    private async Task<(ChunkSummary Summary, byte[]? FromBaseline)> FromBaselineOrChunkAsync(ImageSlicePlan plan, ChunkSummary summary,
+        BaselineReuse baseline, CancellationToken ct)
+    {
+        if (!summary.Reused)
+        {
+            return (summary, null);
+        }
+
+        if (await baseline.TryReadAsync(summary.Index, summary.InputLength, ct) is { } taken)
+        {
+            return (summary with { CompressedLength = taken.Entry.CompressedLength, Crc32 = taken.Entry.Crc32 }, taken.Bytes);
+        }
+
+        return (await CompressAsync(plan, summary.Index, null, ct, firstAttempt: 2), null);
+    }
+
     /// <summary>Fetches a compressed slice piece by piece into the sealer; if the grain lost the bytes, recompresses and resumes.</summary>
     private async Task AppendSliceAsync(ImageSlicePlan plan, ChunkSummary summary, BundleSealer sealer, int startOffset, CancellationToken ct)
     {
@@ -373,7 +447,7 @@ internal sealed partial class BundleSealerGrain(
             catch (Exception ex) when (ex is not BundleException && !ct.IsCancellationRequested && window.IsOpen)
             {
                 LogSliceRetry(logger, ex, plan.JobId, summary.Index, attempt++);
-                ChunkSummary redone = await CompressAsync(plan, summary.Index, ct, firstAttempt: 2); // the bytes were lost: a redo
+                ChunkSummary redone = await CompressAsync(plan, summary.Index, null, ct, firstAttempt: 2); // the bytes were lost: a redo
                 if (redone.CompressedLength != summary.CompressedLength || redone.Crc32 != summary.Crc32)
                 {
                     throw new BundleException(BundleErrorKind.Failed,

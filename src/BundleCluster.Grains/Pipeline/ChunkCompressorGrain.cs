@@ -12,7 +12,9 @@ namespace BundleCluster.Grains.Pipeline;
 /// <summary>
 /// Compresses one slice of the tar stream where it is placed, reading the slice's byte range straight from the image,
 /// and keeps the result until the sealer has fetched it in pieces of at most 4 MiB. A fresh activation (after its silo
-/// died) simply compresses again: deflate is deterministic, so the bytes are the same.
+/// died) simply compresses again: deflate is deterministic, so the bytes are the same. Hashing the slice for
+/// incremental re-bundling happens here too, on the bytes already read: a slice the baseline bundle holds unchanged
+/// is hashed and not compressed, and the sealer takes its bytes from the baseline.
 /// </summary>
 [SpreadPlacement]
 internal sealed class ChunkCompressorGrain(CpuWorkLimiter cpu, PipelineMetrics metrics, ILocalSiloDetails silo) : Grain, IChunkCompressorGrain
@@ -24,9 +26,11 @@ internal sealed class ChunkCompressorGrain(CpuWorkLimiter cpu, PipelineMetrics m
     /// <summary>True once a piece of <see cref="_slice"/> was handed out: only ReleaseAsync may return its buffer then.</summary>
     private bool _leased;
 
-    public async Task<ChunkSummary> CompressAsync(ImageSlicePlan plan, int index, int attempt, CancellationToken cancellationToken = default)
+    public async Task<ChunkSummary> CompressAsync(ImageSlicePlan plan, int index, int attempt, byte[]? reusableSha256,
+        CancellationToken cancellationToken = default)
     {
-        if (_summary is not null && _summary.Index == index)
+        // A cached answer stands, except "reused" to a sealer that no longer has the baseline (it asks for the bytes).
+        if (_summary is not null && _summary.Index == index && (!_summary.Reused || reusableSha256 is not null))
         {
             return _summary;
         }
@@ -40,21 +44,28 @@ internal sealed class ChunkCompressorGrain(CpuWorkLimiter cpu, PipelineMetrics m
         span?.SetTag(TelemetryNames.Attributes.Silo, siloAddress);
         SliceRange range = plan.Slices()[index];
         long started = Stopwatch.GetTimestamp();
-        CompressedSlice slice;
+        HashedSlice hashed;
         await using (BundleCluster.Format.IImageReader image = await plan.OpenImageAsync(cancellationToken))
         {
-            slice = await Bundler.CompressAsync(plan.Layout(), image, range, plan.CompressionLevel, cancellationToken,
-                deflate => cpu.RunAsync(deflate, cancellationToken));
+            hashed = await Bundler.HashAndCompressAsync(plan.Layout(), image, range, plan.CompressionLevel, reusableSha256,
+                cancellationToken, work => cpu.RunAsync(work, cancellationToken));
         }
 
         metrics.SliceCompressDuration.Record(Stopwatch.GetElapsedTime(started).TotalSeconds);
-        metrics.BytesRead.Add(slice.Result.InputLength, CompressStage);
-        metrics.BytesCompressed.Add(slice.Result.CompressedLength);
-        span?.SetTag(TelemetryNames.Attributes.InputBytes, slice.Result.InputLength);
-        span?.SetTag(TelemetryNames.Attributes.CompressedBytes, slice.Result.CompressedLength);
+        metrics.BytesRead.Add(hashed.InputLength, CompressStage);
+        span?.SetTag(TelemetryNames.Attributes.InputBytes, hashed.InputLength);
+        span?.SetTag(TelemetryNames.Attributes.SliceReused, hashed.Reusable);
         DropSlice();
+        if (hashed.Slice is not { } slice)
+        {
+            _summary = new ChunkSummary(index, hashed.InputLength, 0, 0, siloAddress, hashed.Sha256, Reused: true);
+            return _summary;
+        }
+
+        metrics.BytesCompressed.Add(slice.Result.CompressedLength);
+        span?.SetTag(TelemetryNames.Attributes.CompressedBytes, slice.Result.CompressedLength);
         _slice = slice;
-        _summary = new ChunkSummary(index, slice.Result.InputLength, slice.Result.CompressedLength, slice.Result.Crc32, siloAddress);
+        _summary = new ChunkSummary(index, slice.Result.InputLength, slice.Result.CompressedLength, slice.Result.Crc32, siloAddress, hashed.Sha256);
         return _summary;
     }
 

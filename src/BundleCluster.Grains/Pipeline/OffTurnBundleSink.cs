@@ -21,8 +21,9 @@ internal sealed class OffTurnBundleSink(IBundleSink inner) : IBundleSink
     public Task<bool> IsStagedAsync(int index, ReadOnlyMemory<byte> data, CancellationToken ct) =>
         Task.Run(() => inner.IsStagedAsync(index, data, ct), ct);
 
-    public Task CommitAsync(string manifestFileName, IReadOnlyList<string> partFileNames, string manifestText, CancellationToken ct) =>
-        Task.Run(() => inner.CommitAsync(manifestFileName, partFileNames, manifestText, ct), ct);
+    public Task CommitAsync(string manifestFileName, IReadOnlyList<string> partFileNames, string manifestText,
+        IReadOnlyList<BundleSidecar> sidecars, CancellationToken ct) =>
+        Task.Run(() => inner.CommitAsync(manifestFileName, partFileNames, manifestText, sidecars, ct), ct);
 
     public Task AbortAsync(CancellationToken ct) => Task.Run(() => inner.AbortAsync(ct), ct);
 

@@ -31,4 +31,13 @@ public sealed class SealerCheckpoint
 
     /// <summary>Durable parts written again by this job's sealers so far (kept across every restart of the sealer).</summary>
     [Id(8)] public int PartsRewritten { get; set; }
+
+    /// <summary>
+    /// The slices before <see cref="NextSlice"/> as sealed (hash, lengths, reused or not), so a resumed sealer can
+    /// still hand the commit a complete slice index; null when not known (the bundle then gets no index).
+    /// </summary>
+    [Id(9)] public List<SealedSlice>? Slices { get; set; }
+
+    /// <summary>The compressed length of <see cref="NextSlice"/> as sealed so far: a resumed sealer must get the same.</summary>
+    [Id(10)] public int ResumeSliceLength { get; set; }
 }

@@ -71,6 +71,7 @@ internal sealed class SealerLedger(SealerCheckpoint checkpoint)
             checkpoint.ChainBlock = durable.Chain;
             checkpoint.NextSlice = slice.Slice;
             checkpoint.OffsetInSlice = (int)(boundary - slice.GzipStart);
+            checkpoint.ResumeSliceLength = slice.Length;
             checkpoint.GzipOffset = boundary;
             checkpoint.CrcOfWholeSlices = slice.CrcBefore;
             checkpoint.InputOfWholeSlices = slice.InputBefore;

@@ -161,13 +161,14 @@ public sealed class S3BundleStore(S3Location location, S3Settings settings, int 
         }
     }
 
-    /// <summary>The objects a delete would remove: the parts the manifest lists, then the manifest.</summary>
+    /// <summary>The objects a delete would remove: the parts the manifest lists, its slice index (if any), then the manifest.</summary>
     public async Task<IReadOnlyList<string>> KeysOfBundleAsync(string manifestName, string? localManifestPath, CancellationToken ct)
     {
         BundleManifest manifest = localManifestPath is not null
             ? ReadLocalManifest(localManifestPath).Manifest
             : ManifestReader.Parse(await GetManifestAsync(manifestName, ct));
-        return [.. manifest.Image.Parts.Select(p => location.Key(p.FileName)), location.Key(manifestName)];
+        return [.. manifest.Image.Parts.Select(p => location.Key(p.FileName)), location.Key(Format.Incremental.SliceIndex.FileName(manifestName)),
+            location.Key(manifestName)];
     }
 
     public async Task DeleteAsync(IReadOnlyList<string> keys, CancellationToken ct)

@@ -165,12 +165,14 @@ public sealed class DirectoryBundleSink : IBundleSink
         return Task.FromResult<long?>(staged.Exists ? staged.Length : null);
     }
 
-    public async Task CommitAsync(string manifestFileName, IReadOnlyList<string> partFileNames, string manifestText, CancellationToken ct)
+    public async Task CommitAsync(string manifestFileName, IReadOnlyList<string> partFileNames, string manifestText,
+        IReadOnlyList<BundleSidecar> sidecars, CancellationToken ct)
     {
         string prefix = manifestFileName[..^".manifest.xml".Length];
         TakePrefixLock(prefix); // a job resumed on another silo commits under the lock too
         string manifest = Path.Combine(_directory, manifestFileName);
         File.Delete(manifest); // an overwritten bundle must never pair its old manifest with new parts
+        File.Delete(Path.Combine(_directory, Format.Incremental.SliceIndex.FileName(manifestFileName))); // nor its index
         for (int i = 0; i < partFileNames.Count; i++)
         {
             ct.ThrowIfCancellationRequested();
@@ -185,17 +187,30 @@ public sealed class DirectoryBundleSink : IBundleSink
         }
 
         RemovePartsNotIn(prefix, partFileNames);
-        string temporary = Path.Combine(_staging, "manifest.tmp");
-        await using (var file = new FileStream(temporary, FileMode.Create, FileAccess.Write, FileShare.None, 4096, FileOptions.Asynchronous))
+        foreach (BundleSidecar sidecar in sidecars)
         {
-            await file.WriteAsync(Encoding.UTF8.GetBytes(manifestText), ct).ConfigureAwait(false);
-            file.Flush(flushToDisk: true);
+            string target = Path.Combine(_directory, sidecar.FileName);
+            await WriteDurablyAsync(sidecar.Content, target, ct).ConfigureAwait(false);
+            _committedParts.Add(target);
         }
 
-        File.Move(temporary, manifest, overwrite: true);
+        await WriteDurablyAsync(Encoding.UTF8.GetBytes(manifestText), manifest, ct).ConfigureAwait(false);
         ReleaseStagingLock();
         Directory.Delete(_staging, recursive: true);
         ReleaseLocks();
+    }
+
+    /// <summary>Writes a file under a temporary name in staging, flushes it to disk and renames it into place.</summary>
+    private async Task WriteDurablyAsync(byte[] content, string target, CancellationToken ct)
+    {
+        string temporary = Path.Combine(_staging, Path.GetFileName(target) + ".tmp");
+        await using (var file = new FileStream(temporary, FileMode.Create, FileAccess.Write, FileShare.None, 4096, FileOptions.Asynchronous))
+        {
+            await file.WriteAsync(content, ct).ConfigureAwait(false);
+            file.Flush(flushToDisk: true);
+        }
+
+        File.Move(temporary, target, overwrite: true);
     }
 
     /// <summary>

@@ -21,9 +21,16 @@ public interface IBundleSink : IDisposable
     /// </summary>
     Task<bool> IsStagedAsync(int index, ReadOnlyMemory<byte> data, CancellationToken ct);
 
-    /// <summary>Moves the staged parts to their final names, then writes the manifest atomically, last.</summary>
-    Task CommitAsync(string manifestFileName, IReadOnlyList<string> partFileNames, string manifestText, CancellationToken ct);
+    /// <summary>
+    /// Moves the staged parts to their final names, writes the sidecar files (the slice index), then the manifest
+    /// atomically, last. A sidecar of an overwritten bundle that this commit does not write again is removed.
+    /// </summary>
+    Task CommitAsync(string manifestFileName, IReadOnlyList<string> partFileNames, string manifestText,
+        IReadOnlyList<BundleSidecar> sidecars, CancellationToken ct);
 
     /// <summary>Removes staged and committed parts of this job; leaves no manifest.</summary>
     Task AbortAsync(CancellationToken ct);
 }
+
+/// <summary>A small file committed beside a bundle's manifest (before it), such as its slice index.</summary>
+public sealed record BundleSidecar(string FileName, byte[] Content);

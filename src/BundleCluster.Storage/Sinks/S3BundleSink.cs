@@ -76,12 +76,14 @@ public sealed class S3BundleSink : IBundleSink
         return (await S3Objects.HeadAsync(_client, _location.Bucket, _staging + $"part.{index}", ct))?.ContentLength;
     }
 
-    public async Task CommitAsync(string manifestFileName, IReadOnlyList<string> partFileNames, string manifestText, CancellationToken ct)
+    public async Task CommitAsync(string manifestFileName, IReadOnlyList<string> partFileNames, string manifestText,
+        IReadOnlyList<BundleSidecar> sidecars, CancellationToken ct)
     {
         try
         {
             string manifest = _location.Key(manifestFileName);
             await _client.DeleteObjectAsync(_location.Bucket, manifest, ct); // never pair an old manifest with new parts
+            await _client.DeleteObjectAsync(_location.Bucket, _location.Key(Format.Incremental.SliceIndex.FileName(manifestFileName)), ct); // nor its index
             for (int i = 0; i < partFileNames.Count; i++)
             {
                 string target = _location.Key(partFileNames[i]);
@@ -99,6 +101,13 @@ public sealed class S3BundleSink : IBundleSink
 
                 await _client.CopyObjectAsync(copy, ct);
                 _committed.Add(target);
+            }
+
+            foreach (BundleSidecar sidecar in sidecars)
+            {
+                string key = _location.Key(sidecar.FileName);
+                await PutAsync(key, sidecar.Content, _settings.CannedAcl, ct);
+                _committed.Add(key);
             }
 
             await PutAsync(manifest, Encoding.UTF8.GetBytes(manifestText), _settings.CannedAcl, ct);
