@@ -48,7 +48,7 @@ public sealed class S3DestinationTests : IClassFixture<S3DestinationTests.Server
         ListObjectsV2Response listing = await s3.ListObjectsV2Async(new ListObjectsV2Request { BucketName = "bundles", Prefix = "nightly/" });
         string[] keys = listing.S3Objects.Select(o => o.Key).Order(StringComparer.Ordinal).ToArray();
         Assert.Contains("nightly/2026-11-26/disk.img.manifest.xml", keys);
-        Assert.All(keys, k => Assert.Matches(@"^nightly/2026-11-26/disk\.img\.(manifest\.xml|part\.\d+)$", k)); // no staging left
+        Assert.All(keys, k => Assert.Matches(@"^nightly/2026-11-26/disk\.img\.(manifest\.xml|manifest\.xml\.index|part\.\d+)$", k)); // no staging left
         string local = _dir.Sub("downloaded");
         foreach (string key in keys)
         {

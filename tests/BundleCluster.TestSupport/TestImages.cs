@@ -66,4 +66,37 @@ public static class TestImages
             }
         }
     }
+
+    /// <summary>
+    /// A night's change to an image: rewrites <paramref name="fraction"/> of its <paramref name="blockSize"/>-byte blocks
+    /// (distinct, chosen at random) with fresh random bytes and moves its mtime a day on, as a nightly build would see it.
+    /// Returns the offsets of the blocks rewritten.
+    /// </summary>
+    public static IReadOnlyList<long> RewriteBlocks(string path, double fraction, int blockSize, int seed)
+    {
+        var random = new Random(seed);
+        long length = new FileInfo(path).Length;
+        long blocks = length / blockSize;
+        int count = Math.Max(1, (int)Math.Round(blocks * fraction));
+        var chosen = new SortedSet<long>();
+        while (chosen.Count < count)
+        {
+            chosen.Add(random.NextInt64(blocks) * blockSize);
+        }
+
+        DateTime mtime = File.GetLastWriteTimeUtc(path);
+        using (var file = new FileStream(path, FileMode.Open, FileAccess.Write))
+        {
+            byte[] fresh = new byte[blockSize];
+            foreach (long offset in chosen)
+            {
+                random.NextBytes(fresh);
+                file.Position = offset;
+                file.Write(fresh);
+            }
+        }
+
+        File.SetLastWriteTimeUtc(path, mtime.AddDays(1));
+        return [.. chosen];
+    }
 }

@@ -14,6 +14,7 @@ internal static class JobCommands
         WriteIndented = true,
         PropertyNamingPolicy = JsonNamingPolicy.CamelCase,
         Converters = { new JsonStringEnumConverter() },
+        Encoder = System.Text.Encodings.Web.JavaScriptEncoder.UnsafeRelaxedJsonEscaping, // for terminals and jq, not HTML: keep ' and < readable
     };
 
     public static IEnumerable<Command> Create()
