@@ -47,10 +47,11 @@ public sealed class S3WireTests : IClassFixture<S3DestinationTests.Server>, IAsy
         var writes = _proxy.Requests.Where(r => r.Method == "PUT" && r.Status == 200 && r.Path.Contains("/out91/", StringComparison.Ordinal)).ToList();
         Assert.All(writes.Where(w => w.CopySource is null), w => Assert.False(string.IsNullOrEmpty(w.ContentMd5), $"{w.Path} without Content-MD5"));
         var finals = writes.Where(w => !w.Path.Contains("/.bundlecluster-", StringComparison.Ordinal)).ToList();
-        Assert.Equal(5, finals.Count); // four parts and the manifest
+        Assert.Equal(6, finals.Count); // four parts, the slice index and the manifest
         Assert.All(finals, w => Assert.Equal("aws-exec-read", w.Acl));
         Assert.EndsWith("/out91/wire91.img.manifest.xml", finals[^1].Path);
-        Assert.All(finals.SkipLast(1), w => Assert.Matches(@"/wire91\.img\.part\.\d$", w.Path));
+        Assert.EndsWith("/out91/wire91.img.manifest.xml.index", finals[^2].Path); // after the parts, before the manifest
+        Assert.All(finals.SkipLast(2), w => Assert.Matches(@"/wire91\.img\.part\.\d$", w.Path));
     }
 
     [Fact]

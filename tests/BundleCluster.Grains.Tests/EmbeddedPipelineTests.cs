@@ -50,7 +50,7 @@ public sealed class EmbeddedPipelineTests(TwoSiloClusterFixture fixture) : IClas
         var manifest = BundleCluster.Format.Manifest.ManifestReader.Parse(File.ReadAllText(done.ManifestPath!));
         Assert.Equal(done.PartsWritten, manifest.Image.Parts.Count);
         Assert.Equal(
-            manifest.Image.Parts.Select(p => p.FileName).Append("disk.img.manifest.xml").Order(StringComparer.Ordinal),
+            manifest.Image.Parts.Select(p => p.FileName).Append("disk.img.manifest.xml").Append("disk.img.manifest.xml.index").Order(StringComparer.Ordinal),
             Directory.GetFileSystemEntries(dest).Select(Path.GetFileName).Order(StringComparer.Ordinal));
     }
 
@@ -69,7 +69,7 @@ public sealed class EmbeddedPipelineTests(TwoSiloClusterFixture fixture) : IClas
         Assert.Equal(BundleJobState.Completed, done.State);
         Assert.Equal(["bundle"], Directory.GetFileSystemEntries(parent).Select(Path.GetFileName));
         Assert.Empty(Directory.GetFileSystemEntries(_dir.Path, "escaped-*"));
-        Assert.Equal(["path.img.manifest.xml", "path.img.part.0"], Directory.GetFileSystemEntries(dest).Select(Path.GetFileName).Order(StringComparer.Ordinal));
+        Assert.Equal(["path.img.manifest.xml", "path.img.manifest.xml.index", "path.img.part.0"], Directory.GetFileSystemEntries(dest).Select(Path.GetFileName).Order(StringComparer.Ordinal));
     }
 
     [Fact]

@@ -90,7 +90,7 @@ public sealed class HostileImageTests(HostileBundleFixture bundle) : IClassFixtu
         BundleCtlRunner.Outcome verify = await Refusal.RunAsync("verify", "-m", Path.Combine(destination, "h.img.manifest.xml"),
             "-k", bundle.User.PrivateKeyPath, "-c", bundle.User.CertificatePath);
         Assert.True(verify.ExitCode == 0, verify.StdErr);
-        Refusal.NothingIn(destination, "h.img.manifest.xml", "h.img.part.0", "h.img.part.1", "h.img.part.2");
+        Refusal.NothingIn(destination, "h.img.manifest.xml", "h.img.manifest.xml.index", "h.img.part.0", "h.img.part.1", "h.img.part.2");
     }
 
     [Fact]
@@ -120,7 +120,7 @@ public sealed class HostileImageTests(HostileBundleFixture bundle) : IClassFixtu
         BundleCtlRunner.Outcome run = await Refusal.RunAsync(bundle.BundleArgs(small, destination, "--overwrite"));
 
         Assert.True(run.ExitCode == 0, run.StdErr);
-        Refusal.NothingIn(destination, "h.img.manifest.xml", "h.img.part.0");
+        Refusal.NothingIn(destination, "h.img.manifest.xml", "h.img.manifest.xml.index", "h.img.part.0");
     }
 
     [Fact]

@@ -95,7 +95,7 @@ public sealed class SignalTests(HostileBundleFixture bundle) : IClassFixture<Hos
         BundleCtlRunner.Outcome next = await Refusal.RunAsync(bundle.BundleArgs(bundle.Image, destination));
 
         Assert.True(next.ExitCode == 0, next.StdErr);
-        Refusal.NothingIn(destination, "h.img.manifest.xml", "h.img.part.0", "h.img.part.1", "h.img.part.2");
+        Refusal.NothingIn(destination, "h.img.manifest.xml", "h.img.manifest.xml.index", "h.img.part.0", "h.img.part.1", "h.img.part.2");
     }
 
     public void Dispose() => _dir.Dispose();
