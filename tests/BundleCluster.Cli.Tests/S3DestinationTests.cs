@@ -61,6 +61,39 @@ public sealed class S3DestinationTests : IClassFixture<S3DestinationTests.Server
     }
 
     [Fact]
+    public async Task Last_nights_bundle_in_s3_is_the_baseline_of_tonights_and_tonights_restores_byte_identical()
+    {
+        using AmazonS3Client s3 = _server.Client;
+        await s3.PutBucketAsync("nightly");
+        string image = TestImages.Create(_dir.File("web.img"), 40L << 20, seed: 64);
+        BundleCtlRunner.Outcome first = await BundleCtlRunner.RunAsync(Args(image, "s3://nightly/web/2026-12-01"));
+        Assert.True(first.ExitCode == 0, first.StdErr);
+        TestImages.RewriteBlocks(image, 0.05, 1 << 20, seed: 3);
+
+        BundleCtlRunner.Outcome second = await BundleCtlRunner.RunAsync(
+            [.. Args(image, "s3://nightly/web/2026-12-02"), "--baseline", "s3://nightly/web/2026-12-01/web.img.manifest.xml", "--json"]);
+
+        Assert.True(second.ExitCode == 0, second.StdErr);
+        Assert.Empty(second.StdErr);
+        using System.Text.Json.JsonDocument status = System.Text.Json.JsonDocument.Parse(second.StdOut);
+        int reused = status.RootElement.GetProperty("slicesReused").GetInt32();
+        int compressed = status.RootElement.GetProperty("slicesCompressed").GetInt32();
+        Assert.Equal(11, reused + compressed); // 40 MiB and the tar framing at 4 MiB slices
+        Assert.InRange(compressed, 2, 5); // the header slice and the slices the two rewritten MiB fell into
+        Assert.True(status.RootElement.GetProperty("baselineBytesRead").GetInt64() > 0);
+        string local = _dir.Sub("tonight");
+        foreach (S3Object o in (await s3.ListObjectsV2Async(new ListObjectsV2Request { BucketName = "nightly", Prefix = "web/2026-12-02/" })).S3Objects)
+        {
+            using GetObjectResponse body = await s3.GetObjectAsync("nightly", o.Key);
+            await body.WriteResponseStreamToFileAsync(Path.Combine(local, Path.GetFileName(o.Key)), false, CancellationToken.None);
+        }
+
+        Assert.True(File.Exists(Path.Combine(local, "web.img.manifest.xml.index")), "tonight's bundle is tomorrow's baseline");
+        string restored = ClassicPipeline.Restore(_dir.Path, Path.Combine(local, "web.img.manifest.xml"), _user);
+        Assert.True(TestImages.SameContent(image, Path.Combine(restored, "web.img")));
+    }
+
+    [Fact]
     public async Task A_bucket_that_does_not_exist_is_a_clear_error_before_any_work()
     {
         string image = TestImages.Create(_dir.File("a.img"), 10_000, seed: 62);
