@@ -91,6 +91,36 @@ public sealed class ProcessClusterTests(ITestOutputHelper output) : IDisposable
     }
 
     [Fact]
+    public async Task An_incremental_job_whose_sealers_silo_is_killed_resumes_and_its_bundle_and_index_stay_right()
+    {
+        SiloProcess[] silos = await StartSilosAsync(2);
+        await using ConnectedBundleCluster cluster = await ConnectAsync();
+        string image = ClusterJobs.BusyImage(_dir.File("nightly.img"), 150_000_000, seed: 44);
+        BundleJobSpec night1 = ClusterJobs.Spec(_dir.Path, image, _dir.Sub("night-1"), level: 9);
+        BundleJobStatus first = await cluster.Client.WaitAsync(await cluster.Client.SubmitAsync(night1));
+        TestImages.RewriteBlocks(image, 0.25, 1 << 20, seed: 5);
+
+        string jobId = await cluster.Client.SubmitAsync(ClusterJobs.Spec(_dir.Path, image, _dir.Sub("night-2"), level: 9) with { Baseline = first.ManifestPath });
+        BundleJobStatus before = await ClusterJobs.WaitForProgressAsync(cluster.Client, jobId, 0.4);
+        Assert.False(before.IsFinished, "the job ended before its sealer could be killed");
+        ClusterJobs.SealerOf(silos, before).Kill();
+        BundleJobStatus done = await cluster.Client.WaitAsync(jobId).WaitAsync(TimeSpan.FromMinutes(4));
+
+        output.WriteLine($"night 2: sealer killed at {before.TarBytesSealed} of {before.TarBytes} tar bytes; {done.SlicesReused} slices reused, {done.SlicesCompressed} compressed, {done.BaselineBytesRead} baseline bytes read; {done.PartsResumed} parts resumed");
+        Assert.True(done.PartsResumed > 0, "the new sealer started over instead of resuming");
+        Assert.Null(done.Warnings);
+        Assert.Equal(first.SlicesCompressed, done.SlicesReused + done.SlicesCompressed);
+        Assert.InRange(done.SlicesReused, first.SlicesCompressed / 3, first.SlicesCompressed - 1);
+        await ClusterJobs.AssertRestoresAsync(_dir.Path, done, image);
+
+        // Night 3, nothing changed: the index the resumed sealer completed covers every slice, and every one is right.
+        BundleJobStatus third = await cluster.Client.WaitAsync(await cluster.Client.SubmitAsync(
+            ClusterJobs.Spec(_dir.Path, image, _dir.Sub("night-3"), level: 9) with { Baseline = done.ManifestPath }));
+        Assert.Equal((first.SlicesCompressed, 0), (third.SlicesReused, third.SlicesCompressed));
+        await ClusterJobs.AssertRestoresAsync(_dir.Path, third, image);
+    }
+
+    [Fact]
     public async Task A_silo_that_joins_mid_job_receives_chunk_work_of_that_job_within_seconds()
     {
         // One compression slot each (one core's worth), so the job outlasts the new silo's start-up and the new silo
