@@ -26,6 +26,7 @@ public sealed class BaselineBundle : IDisposable
     private readonly BundleKey _key;
     private readonly long _bundledSize;
     private readonly Dictionary<int, Task<byte[]>> _parts = [];
+    private readonly Aes _aes = Aes.Create();
     private long _bytesRead;
 
     private BaselineBundle(IPartSource source, BundleManifest manifest, BundleKey key, SliceIndex index, long bundledSize)
@@ -33,6 +34,7 @@ public sealed class BaselineBundle : IDisposable
         _source = source;
         _manifest = manifest;
         _key = key;
+        _aes.Key = key.Key.ToArray();
         Index = index;
         _bundledSize = bundledSize;
     }
@@ -100,44 +102,56 @@ public sealed class BaselineBundle : IDisposable
 
     /// <summary>
     /// The compressed bytes of <paramref name="entry"/>, decrypted from the previous bundle's parts into a pooled buffer
-    /// (returned to <see cref="ArrayPool{T}.Shared"/> by the caller). Calls must not overlap.
+    /// (returned to <see cref="ArrayPool{T}.Shared"/> by the caller): they are <c>Buffer[Offset..(Offset + entry.CompressedLength)]</c>.
+    /// Calls must not overlap.
     /// </summary>
-    public async Task<byte[]> ReadSliceAsync(SliceIndexEntry entry, CancellationToken ct)
+    public async Task<(byte[] Buffer, int Offset)> ReadSliceAsync(SliceIndexEntry entry, CancellationToken ct)
     {
         // Whole AES blocks from the one before the slice (the IV of its first block) to the one holding its last byte.
         long first = entry.GzipOffset / 16 * 16;
         long end = Math.Min(_bundledSize, (entry.GzipOffset + entry.CompressedLength + 15) / 16 * 16);
         long from = first - 16; // -16: the IV itself when the slice is in the first block
         int length = checked((int)(end - first));
-        byte[] cipher = ArrayPool<byte>.Shared.Rent(length + 16);
         byte[] plain = ArrayPool<byte>.Shared.Rent(length);
         try
         {
-            if (from < 0)
+            int partIndex = (int)(first / BundleFileNames.PartSize);
+            int inPart = (int)(first % BundleFileNames.PartSize);
+            if (from >= 0 && inPart >= 16 && inPart + length <= PartLength(partIndex))
             {
-                _key.Iv.CopyTo(cipher);
-                await CopyCiphertextAsync(0, cipher.AsMemory(16, length), ct).ConfigureAwait(false);
+                // The usual case: the blocks and the one before them lie in one part; decrypt straight out of it.
+                byte[] part = await PartAsync(partIndex, ct).ConfigureAwait(false);
+                _aes.DecryptCbc(part.AsSpan(inPart, length), part.AsSpan(inPart - 16, 16), plain.AsSpan(0, length), PaddingMode.None);
             }
             else
             {
-                await CopyCiphertextAsync(from, cipher.AsMemory(0, length + 16), ct).ConfigureAwait(false);
+                byte[] cipher = ArrayPool<byte>.Shared.Rent(length + 16);
+                try
+                {
+                    if (from < 0)
+                    {
+                        _key.Iv.CopyTo(cipher);
+                        await CopyCiphertextAsync(0, cipher.AsMemory(16, length), ct).ConfigureAwait(false);
+                    }
+                    else
+                    {
+                        await CopyCiphertextAsync(from, cipher.AsMemory(0, length + 16), ct).ConfigureAwait(false);
+                    }
+
+                    _aes.DecryptCbc(cipher.AsSpan(16, length), cipher.AsSpan(0, 16), plain.AsSpan(0, length), PaddingMode.None);
+                }
+                finally
+                {
+                    ArrayPool<byte>.Shared.Return(cipher);
+                }
             }
 
-            using (Aes aes = Aes.Create())
-            {
-                aes.Key = _key.Key.ToArray();
-                aes.DecryptCbc(cipher.AsSpan(16, length), cipher.AsSpan(0, 16), plain.AsSpan(0, length), PaddingMode.None);
-            }
-
-            int skip = (int)(entry.GzipOffset - first);
-            Buffer.BlockCopy(plain, skip, plain, 0, entry.CompressedLength);
             byte[] result = plain;
             plain = null!;
-            return result;
+            return (result, (int)(entry.GzipOffset - first));
         }
         finally
         {
-            ArrayPool<byte>.Shared.Return(cipher);
             if (plain is not null)
             {
                 ArrayPool<byte>.Shared.Return(plain);
@@ -165,7 +179,11 @@ public sealed class BaselineBundle : IDisposable
     {
         foreach (int held in _parts.Keys.Where(k => k < index - 1).ToList())
         {
-            _parts.Remove(held);
+            // Parts behind were awaited by the slices that read them; none is read any more.
+            if (_parts.Remove(held, out Task<byte[]>? behind) && behind.IsCompletedSuccessfully)
+            {
+                ArrayPool<byte>.Shared.Return(behind.Result);
+            }
         }
 
         if (!_parts.TryGetValue(index, out Task<byte[]>? part))
@@ -196,21 +214,29 @@ public sealed class BaselineBundle : IDisposable
     {
         ManifestPart part = _manifest.Image.Parts[index];
         int length = PartLength(index);
-        var bytes = new byte[length];
-        await using (Stream stream = await _source.OpenAsync(part.FileName, length, ct).ConfigureAwait(false))
+        byte[] bytes = ArrayPool<byte>.Shared.Rent(length); // 10 MiB each: pooled, not a fresh large-object allocation per part
+        try
         {
-            await stream.ReadExactlyAsync(bytes, ct).ConfigureAwait(false);
-        }
+            await using (Stream stream = await _source.OpenAsync(part.FileName, length, ct).ConfigureAwait(false))
+            {
+                await stream.ReadExactlyAsync(bytes.AsMemory(0, length), ct).ConfigureAwait(false);
+            }
 
-        Interlocked.Add(ref _bytesRead, length);
+            Interlocked.Add(ref _bytesRead, length);
 #pragma warning disable CA5350 // the manifest format names each part by its SHA-1
-        if (!string.Equals(Convert.ToHexStringLower(SHA1.HashData(bytes)), part.Sha1Hex, StringComparison.OrdinalIgnoreCase))
+            if (!string.Equals(Convert.ToHexStringLower(SHA1.HashData(bytes.AsSpan(0, length))), part.Sha1Hex, StringComparison.OrdinalIgnoreCase))
 #pragma warning restore CA5350
-        {
-            throw BundleException.InvalidBundle($"its part '{part.FileName}' does not match its SHA-1 in the signed manifest");
-        }
+            {
+                throw BundleException.InvalidBundle($"its part '{part.FileName}' does not match its SHA-1 in the signed manifest");
+            }
 
-        return bytes;
+            return bytes;
+        }
+        catch
+        {
+            ArrayPool<byte>.Shared.Return(bytes);
+            throw;
+        }
     }, ct);
 
     /// <summary>The index describes exactly this manifest's bundle: the same tar stream, the same parts in the same order.</summary>
@@ -257,6 +283,15 @@ public sealed class BaselineBundle : IDisposable
 
     public void Dispose()
     {
+        // Parts still held go back to the pool only once their reads are over (a read ahead may still be running).
+        foreach (Task<byte[]> part in _parts.Values)
+        {
+            part.ContinueWith(t => ArrayPool<byte>.Shared.Return(t.Result), CancellationToken.None,
+                TaskContinuationOptions.OnlyOnRanToCompletion | TaskContinuationOptions.ExecuteSynchronously, TaskScheduler.Default);
+        }
+
+        _parts.Clear();
+        _aes.Dispose();
         _key.Dispose();
         _source.Dispose();
     }

@@ -73,10 +73,11 @@ internal sealed class BaselineReuse : IDisposable
     public byte[]? Candidate(int index, int inputLength) => _bundle?.Entry(index, inputLength)?.Sha256;
 
     /// <summary>
-    /// The compressed bytes of slice <paramref name="index"/> from the baseline (a pooled buffer the caller returns)
-    /// with their index entry; null — and the baseline turned off, with a warning — if they cannot be read and checked.
+    /// The compressed bytes of slice <paramref name="index"/> from the baseline — <c>Buffer[Offset..]</c>, a pooled
+    /// buffer the caller returns — with their index entry; null, and the baseline turned off with a warning, if they
+    /// cannot be read and checked.
     /// </summary>
-    public async Task<(byte[] Bytes, SliceIndexEntry Entry)?> TryReadAsync(int index, int inputLength, CancellationToken ct)
+    public async Task<(byte[] Buffer, int Offset, SliceIndexEntry Entry)?> TryReadAsync(int index, int inputLength, CancellationToken ct)
     {
         if (_bundle is not { } bundle || bundle.Entry(index, inputLength) is not { } entry)
         {
@@ -85,9 +86,9 @@ internal sealed class BaselineReuse : IDisposable
 
         try
         {
-            byte[] bytes = await bundle.ReadSliceAsync(entry, ct).ConfigureAwait(false);
+            (byte[] buffer, int offset) = await bundle.ReadSliceAsync(entry, ct).ConfigureAwait(false);
             _metrics.SlicesReused.Add(1);
-            return (bytes, entry);
+            return (buffer, offset, entry);
         }
         catch (Exception ex) when (!ct.IsCancellationRequested)
         {

@@ -125,7 +125,8 @@ internal sealed partial class BundleSealerGrain(
                 for (int sealedSlices = first; sealedSlices < plan.SliceCount; sealedSlices++)
                 {
                     (int sliceIndex, ChunkSummary taken) = await window.TakeAsync(ct);
-                    (ChunkSummary summary, byte[]? fromBaseline) = await FromBaselineOrChunkAsync(plan, taken, baseline, ct);
+                    byte[]? candidate = baseline.Candidate(sliceIndex, taken.InputLength);
+                    (ChunkSummary summary, byte[]? fromBaseline, int baselineOffset) = await FromBaselineOrChunkAsync(plan, taken, baseline, ct);
                     try
                     {
                         if (skip > 0 && ledger.Checkpoint.ResumeSliceLength is > 0 and var expected && expected != summary.CompressedLength)
@@ -144,7 +145,7 @@ internal sealed partial class BundleSealerGrain(
                         }
                         else
                         {
-                            await sealer.AppendCompressedAsync(fromBaseline.AsMemory(skip, summary.CompressedLength - skip), ct);
+                            await sealer.AppendCompressedAsync(fromBaseline.AsMemory(baselineOffset + skip, summary.CompressedLength - skip), ct);
                             sealer.AccountSlice(summary.Crc32, summary.InputLength);
                         }
                     }
@@ -158,8 +159,12 @@ internal sealed partial class BundleSealerGrain(
 
                     metrics.BytesSealed.Add(summary.InputLength);
                     skip = 0;
-                    reused += fromBaseline is null ? 0 : 1;
-                    slices?.Add(new SealedSlice(summary.Sha256 ?? [], summary.CompressedLength, summary.Crc32, summary.InputLength, fromBaseline is not null));
+                    // Unchanged since the baseline: taken from it, or an all-zero slice there and here (whose bytes
+                    // are at hand without reading the baseline).
+                    bool unchanged = fromBaseline is not null
+                        || (candidate is not null && summary.Sha256 is { } sha256 && Format.Incremental.SliceDigest.Same(sha256, candidate));
+                    reused += unchanged ? 1 : 0;
+                    slices?.Add(new SealedSlice(summary.Sha256 ?? [], summary.CompressedLength, summary.Crc32, summary.InputLength, unchanged));
                     if (summary.Sha256 is null)
                     {
                         slices = null; // a chunk grain that does not hash: no index for this bundle
@@ -415,20 +420,20 @@ internal sealed partial class BundleSealerGrain(
     /// summary completed from the baseline's index. If the baseline cannot give them (it is then turned off), the slice
     /// is compressed after all. Any other slice is returned as it came.
     /// </summary>
-    private async Task<(ChunkSummary Summary, byte[]? FromBaseline)> FromBaselineOrChunkAsync(ImageSlicePlan plan, ChunkSummary summary,
+    private async Task<(ChunkSummary Summary, byte[]? Buffer, int Offset)> FromBaselineOrChunkAsync(ImageSlicePlan plan, ChunkSummary summary,
         BaselineReuse baseline, CancellationToken ct)
     {
         if (!summary.Reused)
         {
-            return (summary, null);
+            return (summary, null, 0);
         }
 
         if (await baseline.TryReadAsync(summary.Index, summary.InputLength, ct) is { } taken)
         {
-            return (summary with { CompressedLength = taken.Entry.CompressedLength, Crc32 = taken.Entry.Crc32 }, taken.Bytes);
+            return (summary with { CompressedLength = taken.Entry.CompressedLength, Crc32 = taken.Entry.Crc32 }, taken.Buffer, taken.Offset);
         }
 
-        return (await CompressAsync(plan, summary.Index, null, ct, firstAttempt: 2), null);
+        return (await CompressAsync(plan, summary.Index, null, ct, firstAttempt: 2), null, 0);
     }
 
     /// <summary>Fetches a compressed slice piece by piece into the sealer; if the grain lost the bytes, recompresses and resumes.</summary>
