@@ -5,7 +5,10 @@
 # Every incremental bundle is verified (bundlectl verify) and restored byte-identical (bundlectl unbundle + cmp).
 #
 #   bash bench/incremental.sh [--size-gib 2] [--files-mib-per-gib 500] [--levels "6 9"] [--changes "1 5 25"] [--runs 3]
+#                             [--dest DIR]
 #
+# Bundles are written under --dest: by default a tmpfs (/dev/shm), so the numbers are the pipeline's, not this VM's
+# disk (its fsync rate is measured and printed: add parts ÷ rate for a disk destination; --dest bench/work measures it).
 # A changed block: one of the image's 4 MiB blocks (aligned with the 4 MiB slices of the tar stream) in which a run of
 # 256 KiB is rewritten with bytes copied from elsewhere in the image (so the image stays as compressible as it was).
 # Changes finer than a slice dirty more slices; the cost follows the slices recompressed, which the report shows.
@@ -13,7 +16,7 @@
 # of disk under bench/work (BENCH_WORK overrides). Not part of the tests.
 set -euo pipefail
 repo="$(cd "$(dirname "$0")/.." && pwd)"
-size=2; files_per_gib=500; levels="6 9"; changes="1 5 25"; runs=3
+size=2; files_per_gib=500; levels="6 9"; changes="1 5 25"; runs=3; dest=
 while [ $# -gt 0 ]; do
   case "$1" in
     --size-gib) size=$2; shift 2 ;;
@@ -21,11 +24,18 @@ while [ $# -gt 0 ]; do
     --levels) levels=$2; shift 2 ;;
     --changes) changes=$2; shift 2 ;;
     --runs) runs=$2; shift 2 ;;
+    --dest) dest=$2; shift 2 ;;
     *) echo "unknown option $1" >&2; exit 1 ;;
   esac
 done
 work="${BENCH_WORK:-$repo/bench/work}/incremental"
 mkdir -p "$work"
+if [ -z "$dest" ]; then
+  dest="$work"
+  [ -d /dev/shm ] && [ "$(df -k --output=avail /dev/shm | tail -1)" -gt $((3 * size * 1024 * 1024)) ] && dest=/dev/shm/bundlecluster-bench-incremental
+fi
+mkdir -p "$dest"
+[ "$dest" = "$work" ] || trap 'rm -rf "$dest"' EXIT
 report="$work/report-$(date -u +%Y%m%dT%H%M%SZ).txt"
 
 for tool in mke2fs:e2fsprogs openssl:openssl python3:python3; do
@@ -83,8 +93,11 @@ sha1=$(printf '%s\n' "${sha1_times[@]}" | median)
   printf '%-6s %-6s %7s %7s %7s %10s %12s %10s %10s %10s %10s\n' level change wall_s job_s reused compressed baseline_MiB full/inc_w full/inc_j wall/sha1 job/sha1
 } | tee "$report"
 
+dd if=/dev/zero of="$work/fsync-probe" bs=10M count=20 conv=fsync 2> "$work/fsync-probe.txt"; rm -f "$work/fsync-probe"
+echo "bundles written to $dest ($(df --output=fstype "$dest" | tail -1)); this machine's disk takes 10 MiB parts with fsync at $(tail -1 "$work/fsync-probe.txt" | sed 's/.*, //')" | tee -a "$report"
+
 for level in $levels; do
-  full="$work/full-$level"
+  full="$dest/full-$level"
   bundle "$full" "$level" "$image"
   full_wall=$wall; full_job=$job
   slices=$(field "$full.json" slicesCompressed)
@@ -109,7 +122,7 @@ with open(path, 'r+b') as f:
         data[0] ^= 0xff                          # never the same bytes as before, even where both are zeros
         f.seek(start); f.write(data)
 EOF
-    out="$work/inc-$level-$pct"
+    out="$dest/inc-$level-$pct"
     bundle "$out" "$level" "$changed" "$full/$(basename "$image").manifest.xml"
     "$bundlectl" verify -m "$out/$(basename "$changed").manifest.xml" -k "$keys/user-pk.pem" -c "$keys/user-cert.pem" > /dev/null
     rm -rf "$work/restored" && mkdir -p "$work/restored"

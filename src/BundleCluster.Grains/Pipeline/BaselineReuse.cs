@@ -34,6 +34,9 @@ internal sealed class BaselineReuse : IDisposable
     /// <summary>Why the baseline was not used, or stopped being used; null while it is in use (or none was named).</summary>
     public string? Warning { get; private set; }
 
+    /// <summary>True while the baseline is open and trusted.</summary>
+    public bool InUse => _bundle is not null;
+
     /// <summary>Baseline part bytes read by this sealer (each part once, read-ahead included).</summary>
     public long BytesRead => _readByDropped + (_bundle?.BytesRead ?? 0);
 

@@ -61,12 +61,20 @@ internal sealed partial class BundleSealerGrain(
         {
             // Unwrapping reads the private key file and runs RSA: off the grain's turn.
             using BundleKey key = await Task.Run(() => UnwrapKey(request), ct);
+            using BaselineReuse baseline = await BaselineReuse.OpenAsync(request, _options, metrics, ct);
             (SealerResumePoint? resume, IReadOnlySet<int> stagedPast) = await SettledResumePointAsync(sink, ct);
+            if (resume is not null && checkpoint.State.OffsetInSlice > 0 && checkpoint.State.ResumeSliceFromBaseline && !baseline.InUse)
+            {
+                // The predecessor sealed the start of a slice from the baseline, which this sealer cannot open: the rest
+                // of that slice cannot be had in the same encoding, so start over (a full build, with the warning).
+                resume = null;
+                stagedPast = await StagedPastAsync(sink, 0, ct);
+            }
+
             span?.SetTag(TelemetryNames.Attributes.PartsResumed, resume?.PartsDone.Count ?? 0);
             var ledger = new SealerLedger(resume is null ? new SealerCheckpoint { PartsRewritten = checkpoint.State.PartsRewritten } : checkpoint.State);
             ledger.StagedBefore(stagedPast);
             var perSilo = new Dictionary<string, long>(ledger.Checkpoint.Silos);
-            using BaselineReuse baseline = await BaselineReuse.OpenAsync(request, _options, metrics, ct);
             // Every slice sealed so far, for the slice index the commit writes; a resumed sealer continues the list its
             // predecessor checkpointed (null — no index, the next build is a full one — if it has none to continue).
             List<SealedSlice>? slices = resume is null ? []
@@ -108,7 +116,9 @@ internal sealed partial class BundleSealerGrain(
             int skip = resume is null ? 0 : ledger.Checkpoint.OffsetInSlice; // bytes of the first slice already in parts
             SlicePlan slicing = plan.Slices();
             window = new SliceWindow(new SliceDispatcher(membership, siloMetadata), first, plan.SliceCount, _options.SlicesInFlight,
-                index => CompressAsync(plan, index, baseline.Candidate(index, slicing[index].Length), ct));
+                index => CompressAsync(plan, index, ResumesCompressed(index) ? null : baseline.Candidate(index, slicing[index].Length), ct));
+            // A slice this sealer resumes inside was compressed by its predecessor: it must be compressed again, not taken.
+            bool ResumesCompressed(int index) => index == first && skip > 0 && !ledger.Checkpoint.ResumeSliceFromBaseline;
             filling = window.FillAsync(stopFilling.Token);
             try
             {
@@ -138,7 +148,8 @@ internal sealed partial class BundleSealerGrain(
                         }
 
                         (uint crcBefore, long inputBefore) = sealer.Framing;
-                        ledger.SliceStarting(sliceIndex, SealerLedger.NextSliceStart(sealer.GzipLength) - skip, summary.CompressedLength, crcBefore, inputBefore);
+                        ledger.SliceStarting(sliceIndex, SealerLedger.NextSliceStart(sealer.GzipLength) - skip, summary.CompressedLength, crcBefore, inputBefore,
+                            fromBaseline is not null);
                         if (fromBaseline is null)
                         {
                             await AppendSliceAsync(plan, summary, sealer, skip, ct);

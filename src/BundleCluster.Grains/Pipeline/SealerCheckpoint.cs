@@ -40,4 +40,7 @@ public sealed class SealerCheckpoint
 
     /// <summary>The compressed length of <see cref="NextSlice"/> as sealed so far: a resumed sealer must get the same.</summary>
     [Id(10)] public int ResumeSliceLength { get; set; }
+
+    /// <summary>Whether <see cref="NextSlice"/>'s bytes came from the baseline bundle (then a resumed sealer needs it too).</summary>
+    [Id(11)] public bool ResumeSliceFromBaseline { get; set; }
 }

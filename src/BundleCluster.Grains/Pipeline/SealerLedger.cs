@@ -12,7 +12,7 @@ namespace BundleCluster.Grains.Pipeline;
 /// </summary>
 internal sealed class SealerLedger(SealerCheckpoint checkpoint)
 {
-    private readonly List<(int Slice, long GzipStart, int Length, uint CrcBefore, long InputBefore)> _slices = [];
+    private readonly List<(int Slice, long GzipStart, int Length, uint CrcBefore, long InputBefore, bool FromBaseline)> _slices = [];
     private readonly ConcurrentDictionary<int, (SealedPartInfo Part, byte[] Chain)> _durable = new();
     private IReadOnlySet<int> _stagedBefore = new HashSet<int>();
     private int _partsRewritten = checkpoint.PartsRewritten;
@@ -31,9 +31,12 @@ internal sealed class SealerLedger(SealerCheckpoint checkpoint)
     /// </summary>
     public void StagedBefore(IReadOnlySet<int> parts) => _stagedBefore = parts;
 
-    /// <summary>Records a slice about to be appended: its gzip offset and the framing of the slices before it.</summary>
-    public void SliceStarting(int slice, long gzipStart, int compressedLength, uint crcBefore, long inputBefore) =>
-        _slices.Add((slice, gzipStart, compressedLength, crcBefore, inputBefore));
+    /// <summary>
+    /// Records a slice about to be appended: its gzip offset, the framing of the slices before it, and whether its bytes
+    /// come from the baseline bundle (a sealer resuming inside it must take them from the same place).
+    /// </summary>
+    public void SliceStarting(int slice, long gzipStart, int compressedLength, uint crcBefore, long inputBefore, bool fromBaseline = false) =>
+        _slices.Add((slice, gzipStart, compressedLength, crcBefore, inputBefore, fromBaseline));
 
     /// <summary>Called once a part is durably staged (any thread); keeps what the checkpoint needs of it.</summary>
     /// <summary>True when an earlier sealer left part <paramref name="index"/> staged past the checkpoint.</summary>
@@ -72,6 +75,7 @@ internal sealed class SealerLedger(SealerCheckpoint checkpoint)
             checkpoint.NextSlice = slice.Slice;
             checkpoint.OffsetInSlice = (int)(boundary - slice.GzipStart);
             checkpoint.ResumeSliceLength = slice.Length;
+            checkpoint.ResumeSliceFromBaseline = slice.FromBaseline;
             checkpoint.GzipOffset = boundary;
             checkpoint.CrcOfWholeSlices = slice.CrcBefore;
             checkpoint.InputOfWholeSlices = slice.InputBefore;
