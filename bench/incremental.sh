@@ -5,7 +5,7 @@
 # Every incremental bundle is verified (bundlectl verify) and restored byte-identical (bundlectl unbundle + cmp).
 #
 #   bash bench/incremental.sh [--size-gib 2] [--files-mib-per-gib 500] [--levels "6 9"] [--changes "1 5 25"] [--runs 3]
-#                             [--dest DIR]
+#                             [--dest DIR] [--slice-mib 4]
 #
 # Bundles are written under --dest: by default a tmpfs (/dev/shm), so the numbers are the pipeline's, not this VM's
 # disk (its fsync rate is measured and printed: add parts ÷ rate for a disk destination; --dest bench/work measures it).
@@ -16,7 +16,7 @@
 # of disk under bench/work (BENCH_WORK overrides). Not part of the tests.
 set -euo pipefail
 repo="$(cd "$(dirname "$0")/.." && pwd)"
-size=2; files_per_gib=500; levels="6 9"; changes="1 5 25"; runs=3; dest=
+size=2; files_per_gib=500; levels="6 9"; changes="1 5 25"; runs=3; dest=; slice_mib=4
 while [ $# -gt 0 ]; do
   case "$1" in
     --size-gib) size=$2; shift 2 ;;
@@ -25,6 +25,7 @@ while [ $# -gt 0 ]; do
     --changes) changes=$2; shift 2 ;;
     --runs) runs=$2; shift 2 ;;
     --dest) dest=$2; shift 2 ;;
+    --slice-mib) slice_mib=$2; shift 2 ;; # the jobs' slices; the changed blocks stay 4 MiB
     *) echo "unknown option $1" >&2; exit 1 ;;
   esac
 done
@@ -68,7 +69,7 @@ bundle() {
     cat "$img" > /dev/null; [ -z "$baseline" ] || cat "$(dirname "$baseline")"/* > /dev/null # warm, like the sha1 run
     local start; start=$(date +%s.%N)
     "$bundlectl" bundle-image -i "$img" -c "$keys/user-cert.pem" -k "$keys/user-pk.pem" -u 123456789012 -d "$out" \
-      --ec2cert "$keys/cloud-cert.pem" --level "$level" --json --timings ${baseline:+--baseline "$baseline"} > "$out.json" 2> "$out.timings"
+      --ec2cert "$keys/cloud-cert.pem" --level "$level" --slice-mib "$slice_mib" --json --timings ${baseline:+--baseline "$baseline"} > "$out.json" 2> "$out.timings"
     walls+=("$(echo "$(date +%s.%N) - $start" | bc -l)")
     jobs+=("$(phase job "$out.timings")")
   done
@@ -88,7 +89,7 @@ sha1=$(printf '%s\n' "${sha1_times[@]}" | median)
 {
   echo "BundleCluster incremental re-bundling benchmark, $(date -u '+%Y-%m-%d %H:%M UTC')"
   echo "machine: $(lscpu | sed -n 's/^Model name: *//p'), $(nproc) cores, $(free -g | awk '/Mem:/{print $2}') GiB RAM"
-  echo "image: $image_bytes bytes, ext4 with about $((size * files_per_gib)) MiB of files; openssl sha1 over it: ${sha1} s (median of $runs)"
+  echo "image: $image_bytes bytes, ext4 with about $((size * files_per_gib)) MiB of files; openssl sha1 over it: ${sha1} s (median of $runs); slices of $slice_mib MiB"
   echo "full/inc: the full build's time over this one's (wall, job); /sha1: this one's time over openssl sha1's (wall, job)"
   printf '%-6s %-6s %7s %7s %7s %10s %12s %10s %10s %10s %10s\n' level change wall_s job_s reused compressed baseline_MiB full/inc_w full/inc_j wall/sha1 job/sha1
 } | tee "$report"

@@ -1,6 +1,7 @@
 using BundleCluster.Api;
 using BundleCluster.Api.Auth;
 using BundleCluster.Api.Jobs;
+using BundleCluster.Api.Series;
 using BundleCluster.Api.Tenants;
 using BundleCluster.Client;
 using BundleCluster.Hosting;
@@ -97,6 +98,7 @@ app.MapHealthChecks(HealthEndpoints.LivePath, new HealthCheckOptions { Predicate
 app.MapHealthChecks(HealthEndpoints.ReadyPath, new HealthCheckOptions { Predicate = check => check.Tags.Contains("ready") });
 app.MapOpenApi().RequireAuthorization(BearerTokens.JobsPolicy);
 app.MapJobEndpoints();
+app.MapSeriesEndpoints();
 if (options.Dashboard)
 {
     app.MapOrleansDashboard(DashboardPath).RequireAuthorization(BearerTokens.OperatorPolicy).ExcludeFromDescription(); // not our API

@@ -32,7 +32,7 @@ public static class BundleCtl
                 DemoCommand.Create(),
             },
         };
-        foreach (Command command in JobCommands.Create().Concat(S3BundleCommands.Create()))
+        foreach (Command command in JobCommands.Create().Concat(S3BundleCommands.Create()).Concat(SeriesCommands.Create()))
         {
             root.Subcommands.Add(command);
         }

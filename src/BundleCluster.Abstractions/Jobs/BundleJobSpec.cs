@@ -89,4 +89,7 @@ public sealed record BundleJobSpec
     /// compressed again. Anything wrong with it means a full build and a warning, never a failed job.
     /// </summary>
     [Id(23)] public string? Baseline { get; init; }
+
+    /// <summary>The series (<c>TENANT/NAME</c>) this job is a run of: told when the job ends.</summary>
+    [Id(24)] public string? Series { get; init; }
 }

@@ -66,6 +66,7 @@ public static class TelemetryNames
         public const string SliceCompressDuration = "bundlecluster.slice.compress.duration";
         public const string SlicesRedone = "bundlecluster.slices.redone";
         public const string SlicesReused = "bundlecluster.slices.reused";
+        public const string SeriesPaused = "bundlecluster.series.paused";
         public const string BaselineBytesRead = "bundlecluster.baseline.bytes.read";
         public const string CheckpointSaves = "bundlecluster.checkpoint.saves";
         public const string SealerHandovers = "bundlecluster.sealer.handovers";

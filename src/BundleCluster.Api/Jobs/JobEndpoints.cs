@@ -62,7 +62,7 @@ internal static class JobEndpoints
             return NoTenant(tenants, user);
         }
 
-        (ServiceJobRequest? job, ProblemHttpResult? unreadable) = await ReadBodyAsync(request, options.Value.MaxBodyBytes, ct);
+        (ServiceJobRequest? job, ProblemHttpResult? unreadable) = await ReadBodyAsync<ServiceJobRequest>(request, options.Value.MaxBodyBytes, "a job request", ct);
         if (unreadable is not null)
         {
             return unreadable;
@@ -107,7 +107,9 @@ internal static class JobEndpoints
     private static ProblemHttpResult DifferentRequest() =>
         Problems.Unprocessable("this Idempotency-Key was used for a different request; use a new key for a new job", IdempotencyHeader);
 
-    private static async Task<(ServiceJobRequest? Job, ProblemHttpResult? Problem)> ReadBodyAsync(HttpRequest request, int maxBytes, CancellationToken ct)
+    /// <summary>A JSON body of at most <paramref name="maxBytes"/>, strictly read (<paramref name="what"/> names it in errors).</summary>
+    internal static async Task<(T? Body, ProblemHttpResult? Problem)> ReadBodyAsync<T>(HttpRequest request, int maxBytes, string what, CancellationToken ct)
+        where T : class
     {
         if (!request.HasJsonContentType())
         {
@@ -134,13 +136,13 @@ internal static class JobEndpoints
 
         try
         {
-            ServiceJobRequest? job = JsonSerializer.Deserialize<ServiceJobRequest>(buffer.GetBuffer().AsSpan(0, (int)buffer.Length), JobRequestRules.Json);
-            return job is null ? (null, Problems.BadRequest("the body must be a JSON object", "body")) : (job, null);
+            T? body = JsonSerializer.Deserialize<T>(buffer.GetBuffer().AsSpan(0, (int)buffer.Length), JobRequestRules.Json);
+            return body is null ? (null, Problems.BadRequest("the body must be a JSON object", "body")) : (body, null);
         }
         catch (JsonException ex)
         {
             string field = FieldOf(ex);
-            string detail = ex.Message.StartsWith(UnknownProperty, StringComparison.Ordinal) ? $"'{field}' is not a field of a job request"
+            string detail = ex.Message.StartsWith(UnknownProperty, StringComparison.Ordinal) ? $"'{field}' is not a field of {what}"
                 : ex.Message.Contains("could not be converted", StringComparison.Ordinal) ? $"'{field}' has the wrong type of value"
                 : "the body is not valid JSON";
             field = detail.StartsWith("the body", StringComparison.Ordinal) ? "body" : field;
@@ -357,7 +359,7 @@ internal static class JobEndpoints
         }
     }
 
-    private static ProblemHttpResult NoTenant(TenantDirectory tenants, ClaimsPrincipal user) =>
+    internal static ProblemHttpResult NoTenant(TenantDirectory tenants, ClaimsPrincipal user) =>
         Problems.Forbidden(tenants.SubjectOf(user) is { } subject
             ? $"the token's {tenants.Claim} '{subject}' belongs to no tenant"
             : $"the token has no '{tenants.Claim}' claim to find its tenant by");

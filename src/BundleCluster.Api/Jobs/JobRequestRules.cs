@@ -23,6 +23,7 @@ internal static class JobRequestRules
         NumberHandling = JsonNumberHandling.Strict,
         AllowTrailingCommas = false,
         ReadCommentHandling = JsonCommentHandling.Disallow,
+        Converters = { new JsonStringEnumConverter(JsonNamingPolicy.CamelCase, allowIntegerValues: false) }, // "content", not 2
     };
 
     /// <summary>
@@ -146,9 +147,8 @@ internal static class JobRequestRules
         return Convert.ToHexStringLower(SHA256.HashData(JsonSerializer.SerializeToUtf8Bytes(canonical, Json)));
     }
 
-    /// <summary>The job id for an idempotency key: per tenant (two tenants' "nightly-1" are two jobs), hex, fixed length.</summary>
-    public static string JobIdFor(string tenant, string idempotencyKey) =>
-        Convert.ToHexStringLower(SHA256.HashData(Encoding.UTF8.GetBytes($"{tenant}\n{idempotencyKey}")))[..32];
+    /// <inheritdoc cref="JobIds.ForKey"/>
+    public static string JobIdFor(string tenant, string idempotencyKey) => JobIds.ForKey(tenant, idempotencyKey);
 
     private static bool IsAtOrUnder(string path, string root) =>
         path == root.TrimEnd('/') || path.StartsWith(root.TrimEnd('/') + "/", StringComparison.Ordinal);

@@ -9,7 +9,7 @@ namespace BundleCluster.Cli.Commands;
 /// <summary><c>bundlectl jobs | status | watch | cancel</c>: following jobs on a cluster.</summary>
 internal static class JobCommands
 {
-    private static readonly JsonSerializerOptions Json = new()
+    internal static readonly JsonSerializerOptions Json = new()
     {
         WriteIndented = true,
         PropertyNamingPolicy = JsonNamingPolicy.CamelCase,

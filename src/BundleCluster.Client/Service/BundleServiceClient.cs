@@ -215,6 +215,45 @@ public sealed class BundleServiceClient : IBundleJobClient
 
     private static string JobPath(string jobId) => "/v1/jobs/" + Uri.EscapeDataString(jobId);
 
+    /// <summary>Creates the series <paramref name="name"/> or replaces its definition (runs, last success and pause state stay).</summary>
+    public Task<SeriesView> PutSeriesAsync(string name, ServiceSeriesRequest request, CancellationToken ct = default) =>
+        SendAsync<SeriesView>(new HttpRequestMessage(HttpMethod.Put, SeriesPath(name)) { Content = JsonContent.Create(request, options: Json) }, null, ct);
+
+    public async Task<IReadOnlyList<SeriesView>> ListSeriesAsync(CancellationToken ct = default) =>
+        (await SendAsync<SeriesList>(new HttpRequestMessage(HttpMethod.Get, "/v1/series"), null, ct)).Series;
+
+    public Task<SeriesView> GetSeriesAsync(string name, CancellationToken ct = default) =>
+        SendAsync<SeriesView>(new HttpRequestMessage(HttpMethod.Get, SeriesPath(name)), null, ct);
+
+    public Task<SeriesView> PauseSeriesAsync(string name, CancellationToken ct = default) =>
+        SendAsync<SeriesView>(new HttpRequestMessage(HttpMethod.Post, SeriesPath(name) + ":pause"), null, ct);
+
+    public Task<SeriesView> ResumeSeriesAsync(string name, CancellationToken ct = default) =>
+        SendAsync<SeriesView>(new HttpRequestMessage(HttpMethod.Post, SeriesPath(name) + ":resume"), null, ct);
+
+    /// <summary>
+    /// Runs the series for <paramref name="date"/> (yyyy-MM-dd) with the idempotency key <c>nightly/NAME/DATE</c>: asking
+    /// again for the same date answers the same run, never a second job.
+    /// </summary>
+    public Task<RunView> RunSeriesAsync(string name, string date, CancellationToken ct = default)
+    {
+        var message = new HttpRequestMessage(HttpMethod.Post, SeriesPath(name) + "/runs")
+        {
+            Content = JsonContent.Create(new ServiceRunRequest { Date = date }, options: Json),
+        };
+        message.Headers.Add("Idempotency-Key", JobIds.NightlyKey(name, date));
+        return SendAsync<RunView>(message, null, ct);
+    }
+
+    public Task<RunView> GetSeriesRunAsync(string name, string date, CancellationToken ct = default) =>
+        SendAsync<RunView>(new HttpRequestMessage(HttpMethod.Get, SeriesPath(name) + "/runs/" + Uri.EscapeDataString(date)), null, ct);
+
+    /// <summary>The series' runs, newest first.</summary>
+    public async Task<IReadOnlyList<RunView>> ListSeriesRunsAsync(string name, int limit = 30, CancellationToken ct = default) =>
+        (await SendAsync<RunList>(new HttpRequestMessage(HttpMethod.Get, $"{SeriesPath(name)}/runs?limit={limit}"), null, ct)).Runs;
+
+    private static string SeriesPath(string name) => "/v1/series/" + Uri.EscapeDataString(name);
+
     private async Task<T> SendAsync<T>(HttpRequestMessage request, string? jobId, CancellationToken ct)
     {
         using (request)

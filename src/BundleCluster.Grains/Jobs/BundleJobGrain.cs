@@ -281,6 +281,11 @@ internal sealed partial class BundleJobGrain(
     private void RecordFinished()
     {
         BundleJobStatus status = Status;
+        if (State.Spec?.Series is { } series)
+        {
+            GrainFactory.GetGrain<Abstractions.Series.ISeriesGrain>(series).JobFinishedAsync(status).Ignore(); // one-way
+        }
+
         Activity? span = _jobSpan ?? StartStandInRootSpan();
         _jobSpan = null;
         if (span is not null)

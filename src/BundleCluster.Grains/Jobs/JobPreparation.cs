@@ -46,7 +46,6 @@ internal static class JobPreparation
             : throw BundleException.InvalidParameter("the idempotency key must be at most 256 characters without control characters"));
         Field("destination", () => RequireAllowed(spec.Destination, spec.Allowance?.Destinations, options, "destination"));
         Field("image", () => RequireAllowed(spec.ImagePath, spec.Allowance?.Images, options, "image"));
-        IReadOnlyCollection<string> tenantImageRoots = spec.Allowance is null ? [] : Confinement.Of(spec.Allowance.Images).Roots;
         Field("s3", () => Pipeline.PlanExtensions.Settings(spec.S3)?.Validate());
         Field("user", () => ManifestMetadata.NormalizeAccount(spec.User));
         Field("architecture", () => ManifestMetadata.ValidateArchitecture(spec.Architecture));
@@ -72,12 +71,7 @@ internal static class JobPreparation
         OpenedImage opened;
         try
         {
-            opened = await ImageReaders.OpenAsync(spec.ImagePath, Pipeline.PlanExtensions.Settings(spec.S3), null, ct,
-                f =>
-                {
-                    AllowedRoots.RequireOpened(f, options.AllowedRoots, "image");
-                    AllowedRoots.RequireOpened(f, tenantImageRoots, "image");
-                });
+            opened = await OpenConfinedImageAsync(spec, options, ct);
         }
         catch (BundleException ex)
         {
@@ -105,6 +99,21 @@ internal static class JobPreparation
         using BundleKey key = BundleKey.Generate();
         return new Prepared(plan, WrappedBundleKey.Wrap(key, userCert, cloudCert), prefix, privateKeyVersion,
             spec.Baseline is { } baseline ? BaselineRefusal(baseline, spec.Allowance, options) : null);
+    }
+
+    /// <summary>
+    /// Opens the spec's image as jobs may: inside the silo's confinement and the tenant's images, checked by name and
+    /// again as opened (the path the kernel resolved).
+    /// </summary>
+    public static Task<OpenedImage> OpenConfinedImageAsync(BundleJobSpec spec, BundleClusterOptions options, CancellationToken ct)
+    {
+        RequireAllowed(spec.ImagePath, spec.Allowance?.Images, options, "image");
+        IReadOnlyCollection<string> tenantImageRoots = spec.Allowance is null ? [] : Confinement.Of(spec.Allowance.Images).Roots;
+        return ImageReaders.OpenAsync(spec.ImagePath, Pipeline.PlanExtensions.Settings(spec.S3), null, ct, f =>
+        {
+            AllowedRoots.RequireOpened(f, options.AllowedRoots, "image");
+            AllowedRoots.RequireOpened(f, tenantImageRoots, "image");
+        });
     }
 
     /// <summary>

@@ -37,6 +37,7 @@ public sealed class PipelineMetrics : IDisposable
         SlicesRedone = _meter.CreateCounter<long>(N.SlicesRedone, "{slice}", "Slices compressed again (a chunk call failed or timed out, or its bytes were lost)");
         SlicesReused = _meter.CreateCounter<long>(N.SlicesReused, "{slice}", "Slices whose compressed bytes were taken from a baseline bundle instead of compressed");
         BaselineBytesRead = _meter.CreateCounter<long>(N.BaselineBytesRead, "By", "Baseline bundle part bytes read (and SHA-1 checked) to take reused slices");
+        SeriesPaused = _meter.CreateCounter<long>(N.SeriesPaused, "{series}", "Nightly series that paused themselves after too many failed runs in a row");
         CheckpointSaves = _meter.CreateCounter<long>(N.CheckpointSaves, "{save}", "Sealer checkpoints saved");
         SealerHandovers = _meter.CreateCounter<long>(N.SealerHandovers, "{handover}", "Sealers that drained and checkpointed because their silo stopped gracefully");
         JobDuration = _meter.CreateHistogram(N.JobDuration, "s", "Submit-to-end time of finished jobs, by outcome",
@@ -60,6 +61,8 @@ public sealed class PipelineMetrics : IDisposable
     public Counter<long> SlicesReused { get; }
 
     public Counter<long> BaselineBytesRead { get; }
+
+    public Counter<long> SeriesPaused { get; }
 
     public Counter<long> CheckpointSaves { get; }
 
