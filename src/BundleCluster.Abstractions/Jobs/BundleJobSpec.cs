@@ -92,4 +92,7 @@ public sealed record BundleJobSpec
 
     /// <summary>The series (<c>TENANT/NAME</c>) this job is a run of: told when the job ends.</summary>
     [Id(24)] public string? Series { get; init; }
+
+    /// <summary>A directory destination that does not exist yet is made, if its parent exists (a series' night directory).</summary>
+    [Id(25)] public bool CreateDestination { get; init; }
 }

@@ -89,6 +89,11 @@ internal static class JobPreparation
 
         try
         {
+            if (spec.CreateDestination && Storage.StorageLocation.From(spec.Destination) is Storage.FileLocation dated)
+            {
+                CreateLastDirectory(dated.Path);
+            }
+
             await sink.PrepareAsync(prefix, spec.Overwrite, ct);
         }
         catch (BundleException ex)
@@ -99,6 +104,19 @@ internal static class JobPreparation
         using BundleKey key = BundleKey.Generate();
         return new Prepared(plan, WrappedBundleKey.Wrap(key, userCert, cloudCert), prefix, privateKeyVersion,
             spec.Baseline is { } baseline ? BaselineRefusal(baseline, spec.Allowance, options) : null);
+    }
+
+    /// <summary>
+    /// A night's own directory (<c>…/web/2026-12-04</c>): made if its parent exists — one level, not a path of them, and
+    /// only after the destination passed the confinement check; the sink then checks it like any destination.
+    /// </summary>
+    private static void CreateLastDirectory(string path)
+    {
+        string full = Path.GetFullPath(path);
+        if (!Directory.Exists(full) && !File.Exists(full) && Path.GetDirectoryName(full) is { } parent && Directory.Exists(parent))
+        {
+            Directory.CreateDirectory(full);
+        }
     }
 
     /// <summary>

@@ -204,6 +204,7 @@ internal sealed partial class SeriesGrain(
             {
                 Baseline = last?.Manifest,
                 Series = Key,
+                CreateDestination = true,
                 Labels = new Dictionary<string, string>(template.Labels ?? new Dictionary<string, string>()) { ["series"] = Name, ["date"] = date },
             };
             string jobId = JobIds.ForKey(Tenant, JobIds.NightlyKey(Name, date));
@@ -277,9 +278,17 @@ internal sealed partial class SeriesGrain(
         }
     }
 
-    /// <summary>A run's job ended: a success moves the baseline on and clears the failures; a failure may pause the series.</summary>
+    /// <summary>
+    /// A run's job ended: a success moves the baseline on and clears the failures; a failure may pause the series. Both
+    /// the job's report and the series' own look may get here first; the run is finished once.
+    /// </summary>
     private Task<SeriesRun> FinishAsync(SeriesRun run, BundleJobStatus status)
     {
+        if (State.Runs.Find(r => r.Date == run.Date) is { IsFinished: true } already)
+        {
+            return Task.FromResult(already);
+        }
+
         bool completed = status.State == BundleJobState.Completed;
         SeriesRun finished = run with
         {
