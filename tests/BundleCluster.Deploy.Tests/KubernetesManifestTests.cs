@@ -232,6 +232,52 @@ public sealed class KubernetesManifestTests
         }
     }
 
+    [Theory]
+    [MemberData(nameof(Overlays))]
+    public async Task The_nightly_CronJob_runs_once_a_night_with_a_projected_bundle_api_token_and_a_plan_bundlectl_reads(string overlay)
+    {
+        RenderedOverlay o = Overlay(overlay);
+        V1CronJob cron = o.All<V1CronJob>().Single(c => c.Metadata.Name == "bundle-nightly");
+        Assert.Equal("Forbid", cron.Spec.ConcurrencyPolicy);
+        Assert.True(TimeZoneInfo.TryFindSystemTimeZoneById(cron.Spec.TimeZone ?? "", out _), $"time zone '{cron.Spec.TimeZone}' is not an IANA zone");
+        Assert.InRange(cron.Spec.StartingDeadlineSeconds ?? 0, 60, 86400);
+        V1PodSpec pod = cron.Spec.JobTemplate.Spec.Template.Spec;
+        Assert.False(pod.AutomountServiceAccountToken ?? true, "the nightly pod mounts a Kubernetes API token");
+        Assert.Contains(o.All<V1ServiceAccount>(), a => a.Metadata.Name == pod.ServiceAccountName);
+
+        // The token: projected for bundle-api's audience, and the file --token-file names.
+        V1Container nightly = Assert.Single(pod.Containers);
+        Assert.Equal(["bundlectl", "nightly"], nightly.Args.Take(2));
+        Dictionary<string, string> flags = Flags(nightly.Args.Skip(2).ToList(), ["--plan", "--service", "--token-file"]);
+        V1Volume tokenVolume = pod.Volumes.Single(v => v.Projected is not null);
+        V1ServiceAccountTokenProjection projection = Assert.Single(tokenVolume.Projected.Sources).ServiceAccountToken;
+        V1Container api = Assert.Single(o.Deployment("bundle-api").Spec.Template.Spec.Containers);
+        Assert.Equal(Flags(api.Args.Skip(1).ToList(), [.. Api.ApiArguments.SwitchMappings.Keys])["--jwt-audience"], projection.Audience);
+        Assert.Equal($"{nightly.VolumeMounts.Single(m => m.Name == tokenVolume.Name).MountPath}/{projection.Path}", flags["--token-file"]);
+
+        // bundle-api is where --service points, and the nightly service account is a tenant's subject there.
+        V1Service service = o.All<V1Service>().Single(s => s.Metadata.Name == "bundle-api");
+        Assert.Equal($"http://{service.Metadata.Name}", flags["--service"]);
+        Assert.Contains(service.Spec.Ports, p => p.Port == 80);
+        string ns = cron.Metadata.NamespaceProperty ?? "default";
+        string tenants = o.All<V1ConfigMap>().Single(c => c.Metadata.Name.StartsWith("bundle-api-tenants", StringComparison.Ordinal)).Data["tenants.json"];
+        Assert.Contains($"system:serviceaccount:{ns}:{pod.ServiceAccountName}", tenants);
+
+        // The plan is the rendered ConfigMap's, and bundlectl itself reads it: with no service to reach, it gets as
+        // far as calling bundle-api (a plan or flag it did not accept would fail before that, saying so).
+        V1Volume planVolume = pod.Volumes.Single(v => v.ConfigMap is not null);
+        string mount = nightly.VolumeMounts.Single(m => m.Name == planVolume.Name).MountPath;
+        V1ConfigMap planMap = o.All<V1ConfigMap>().Single(c => c.Metadata.Name == planVolume.ConfigMap.Name);
+        string key = flags["--plan"][(mount.Length + 1)..];
+        using var dir = new TempDirectory("nightly-plan");
+        File.WriteAllText(dir.File("plan.json"), planMap.Data[key]);
+        File.WriteAllText(dir.File("token"), "not-a-real-token");
+        using BundleCtlProcess run = BundleCtlProcess.Start("nightly", "--plan", dir.File("plan.json"), "--service", "http://127.0.0.1:9",
+            "--token-file", dir.File("token"));
+        Assert.NotEqual(0, await run.WaitAsync(TimeSpan.FromSeconds(60)));
+        Assert.Contains("bundle-api at http://127.0.0.1:9/ did not answer", run.StdErr);
+    }
+
     [Fact]
     public void Prod_keeps_Redis_and_S3_outside_and_serves_bundle_api_over_TLS()
     {

@@ -52,10 +52,16 @@ internal static class ServiceOptions
         Description = "Bearer token for --service (default: $BUNDLECLUSTER_TOKEN; prefer the variable: a flag shows in ps)",
     };
 
+    public static readonly Option<string> TokenFile = new("--token-file")
+    {
+        Description = "A file holding the bearer token, read for every request (a projected service-account token rotates; default: $BUNDLECLUSTER_TOKEN_FILE)",
+    };
+
     public static void AddTo(Command command)
     {
         command.Options.Add(Service);
         command.Options.Add(Token);
+        command.Options.Add(TokenFile);
     }
 
     /// <summary>The service URL when the command goes through bundle-api; null for the cluster's gateway.</summary>
@@ -81,5 +87,6 @@ internal static class ServiceOptions
     {
         Url = url,
         Token = CliOptions.Optional(parsed, Token, "BUNDLECLUSTER_TOKEN"),
+        TokenFile = CliOptions.Optional(parsed, TokenFile, "BUNDLECLUSTER_TOKEN_FILE"),
     });
 }
