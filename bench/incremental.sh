@@ -90,12 +90,14 @@ sha1=$(printf '%s\n' "${sha1_times[@]}" | median)
   echo "BundleCluster incremental re-bundling benchmark, $(date -u '+%Y-%m-%d %H:%M UTC')"
   echo "machine: $(lscpu | sed -n 's/^Model name: *//p'), $(nproc) cores, $(free -g | awk '/Mem:/{print $2}') GiB RAM"
   echo "image: $image_bytes bytes, ext4 with about $((size * files_per_gib)) MiB of files; openssl sha1 over it: ${sha1} s (median of $runs); slices of $slice_mib MiB"
-  echo "full/inc: the full build's time over this one's (wall, job); /sha1: this one's time over openssl sha1's (wall, job)"
-  printf '%-6s %-6s %7s %7s %7s %10s %12s %10s %10s %10s %10s\n' level change wall_s job_s reused compressed baseline_MiB full/inc_w full/inc_j wall/sha1 job/sha1
 } | tee "$report"
 
 dd if=/dev/zero of="$work/fsync-probe" bs=10M count=20 conv=fsync 2> "$work/fsync-probe.txt"; rm -f "$work/fsync-probe"
 echo "bundles written to $dest ($(df --output=fstype "$dest" | tail -1)); this machine's disk takes 10 MiB parts with fsync at $(tail -1 "$work/fsync-probe.txt" | sed 's/.*, //')" | tee -a "$report"
+{
+  echo "full/inc: the full build's time over this one's (wall, job); /sha1: this one's time over openssl sha1's (wall, job)"
+  printf '%-6s %-6s %7s %7s %7s %10s %12s %10s %10s %10s %10s\n' level change wall_s job_s reused compressed baseline_MiB full/inc_w full/inc_j wall/sha1 job/sha1
+} | tee -a "$report"
 
 for level in $levels; do
   full="$dest/full-$level"

@@ -56,6 +56,26 @@ public sealed class S3BundleCommandTests : IClassFixture<S3DestinationTests.Serv
     }
 
     [Fact]
+    public async Task Uploading_one_of_our_bundles_takes_its_slice_index_along_before_the_manifest()
+    {
+        using AmazonS3Client s3 = _server.Client;
+        await s3.PutBucketAsync(_bucket);
+        string image = TestImages.Create(_dir.File("ours.img"), 6_000_000, seed: 72);
+        string local = _dir.Sub("ours");
+        BundleCtlRunner.Outcome bundled = await BundleCtlRunner.RunAsync("bundle-image", "-i", image, "-c", _user.CertificatePath, "-k",
+            _user.PrivateKeyPath, "-u", "123456789012", "-d", local, "--ec2cert", TestIdentity.Cloud(_dir.Path).CertificatePath);
+        Assert.True(bundled.ExitCode == 0, bundled.StdErr);
+
+        BundleCtlRunner.Outcome upload = await BundleCtlRunner.RunAsync(["upload-bundle", "-b", $"{_bucket}/ours", "-m", Path.Combine(local, "ours.img.manifest.xml"), .. Endpoint]);
+
+        Assert.True(upload.ExitCode == 0, upload.StdErr);
+        using GetObjectResponse index = await s3.GetObjectAsync(_bucket, "ours/ours.img.manifest.xml.index");
+        using var body = new MemoryStream();
+        await index.ResponseStream.CopyToAsync(body);
+        Assert.Equal(File.ReadAllBytes(Path.Combine(local, "ours.img.manifest.xml.index")), body.ToArray());
+    }
+
+    [Fact]
     public async Task Downloading_a_bundle_that_is_not_there_is_a_clear_error()
     {
         using AmazonS3Client s3 = _server.Client;

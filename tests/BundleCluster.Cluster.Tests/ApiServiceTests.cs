@@ -473,7 +473,7 @@ public sealed class ApiServiceTests(ApiServiceFixture service, Xunit.Abstraction
         {
             string[] files = Directory.GetFileSystemEntries(Path.Combine(service.OutA, key)).Select(Path.GetFileName).ToArray()!;
             Assert.Single(files, f => f.EndsWith(".manifest.xml", StringComparison.Ordinal));
-            Assert.All(files, f => Assert.Matches(@"^load-[0-9a-f]{8}-\d+\.img\.(manifest\.xml|part\.\d+)$", f));
+            Assert.All(files, f => Assert.Matches(@"^load-[0-9a-f]{8}-\d+\.img\.(manifest\.xml|manifest\.xml\.index|part\.\d+)$", f));
         });
         double[] sorted = [.. latencies.Order()];
         output.WriteLine(string.Create(System.Globalization.CultureInfo.InvariantCulture,
@@ -655,13 +655,16 @@ public sealed class ApiServiceTests(ApiServiceFixture service, Xunit.Abstraction
         Assert.StartsWith("3.", document["openapi"]!.GetValue<string>());
         Microsoft.OpenApi.Reader.ReadResult parsed = Microsoft.OpenApi.OpenApiDocument.Parse(document.ToJsonString(), "json");
         Assert.Empty(parsed.Diagnostic!.Errors);
-        Assert.Equal(5, parsed.Document!.Paths.Count);
+        Assert.Equal(11, parsed.Document!.Paths.Count);
         JsonObject paths = document["paths"]!.AsObject();
-        Assert.Equal(["/v1/jobs", "/v1/jobs/{id}", "/v1/jobs/{id}/events", "/v1/jobs/{id}:cancel", "/v1/scale"],
+        Assert.Equal(["/v1/jobs", "/v1/jobs/{id}", "/v1/jobs/{id}/events", "/v1/jobs/{id}:cancel", "/v1/scale",
+                "/v1/series", "/v1/series/{name}", "/v1/series/{name}/runs", "/v1/series/{name}/runs/{date}", "/v1/series/{name}:pause", "/v1/series/{name}:resume"],
             paths.Select(p => p.Key).Order(StringComparer.Ordinal));
         Assert.NotNull(paths["/v1/jobs"]!["post"]!["requestBody"]);
         Assert.NotNull(paths["/v1/jobs"]!["get"]);
         Assert.NotNull(paths["/v1/jobs/{id}:cancel"]!["post"]);
+        Assert.NotNull(paths["/v1/series/{name}"]!["put"]!["requestBody"]);
+        Assert.NotNull(paths["/v1/series/{name}/runs"]!["post"]!["requestBody"]);
 
         // Whatever ran before in this class: no token and no private key ever reached a log.
         string logs = service.AllLogs;

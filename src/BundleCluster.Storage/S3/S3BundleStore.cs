@@ -52,6 +52,15 @@ public sealed class S3BundleStore(S3Location location, S3Settings settings, int 
         string? manifestKey = null;
         if (!skipManifest)
         {
+            // Our bundles' slice index goes along (before the manifest), so the uploaded copy can be a baseline too.
+            string index = Format.Incremental.SliceIndex.FileName(manifestPath);
+            if (File.Exists(index))
+            {
+                using Format.Files.RegularFile file = Format.Files.RegularFile.Open(index, "slice index", Format.Incremental.SliceIndexFile.MaxBytes, BundleErrorKind.InvalidBundle);
+                byte[] indexBytes = file.ReadAllBytes();
+                await Guard(() => PutAsync(location.Key(Path.GetFileName(index)), indexBytes, ct));
+            }
+
             manifestKey = location.Key(Path.GetFileName(manifestPath));
             await Guard(() => PutAsync(manifestKey, manifestBytes, ct));
         }
