@@ -79,6 +79,29 @@ public sealed class SeriesServiceTests(ApiServiceFixture service, Xunit.Abstract
     }
 
     [Fact]
+    public async Task In_metadata_mode_the_same_version_is_unchanged_and_a_touched_image_is_bundled_again_from_the_last_night()
+    {
+        BundleServiceClient client = Client();
+        string image = TestImages.Create(Path.Combine(service.ImagesA, "meta.img"), 20L << 20, seed: 84);
+        Directory.CreateDirectory(Path.Combine(service.OutA, "meta"));
+        await client.PutSeriesAsync("meta", Series(image, Path.Combine(service.OutA, "meta", "{date}"), UnchangedCheck.Metadata));
+
+        RunView night1 = await RunToEndAsync(client, "meta", "2026-11-01");
+        RunView night2 = await RunToEndAsync(client, "meta", "2026-11-02");
+        File.SetLastWriteTimeUtc(image, File.GetLastWriteTimeUtc(image).AddDays(2)); // the same bytes, a new version
+        RunView night3 = await RunToEndAsync(client, "meta", "2026-11-03");
+
+        Assert.True(night1.State == SeriesRunState.Completed, night1.Error);
+        Assert.Equal(SeriesRunState.Unchanged, night2.State);
+        Assert.Equal(night1.Manifest, night2.Manifest);
+        Assert.True(night3.State == SeriesRunState.Completed, night3.Error);
+        // Only the header slice (it holds the mtime) was compressed; the rest came from night 1's bundle.
+        Assert.Equal((night1.SlicesCompressed - 1, 1), (night3.SlicesReused, night3.SlicesCompressed));
+        string restored = ClassicPipeline.Restore(service.Dir.Path, night3.Manifest!, TestIdentity.User(service.Dir.Path));
+        Assert.True(TestImages.SameContent(image, Path.Combine(restored, "meta.img")));
+    }
+
+    [Fact]
     public async Task The_same_night_asked_for_three_times_and_by_a_second_nightly_run_is_one_job()
     {
         BundleServiceClient client = Client();

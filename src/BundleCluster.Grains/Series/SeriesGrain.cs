@@ -1,9 +1,7 @@
-using System.Globalization;
 using System.Security.Cryptography;
 using System.Security.Cryptography.X509Certificates;
 using BundleCluster.Abstractions.Jobs;
 using BundleCluster.Abstractions.Series;
-using BundleCluster.Format.Bundling;
 using BundleCluster.Format.Incremental;
 using BundleCluster.Format.Keys;
 using BundleCluster.Format.Tar;
