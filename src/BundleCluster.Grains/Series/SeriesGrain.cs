@@ -200,7 +200,7 @@ internal sealed partial class SeriesGrain(
             BundleJobSpec template = definition.Template;
             BundleJobSpec spec = definition.JobFor(date) with
             {
-                Baseline = last?.Manifest,
+                Baseline = last?.Manifest ?? template.Baseline, // a new series may start from a bundle made before it
                 Series = Key,
                 CreateDestination = true,
                 Labels = new Dictionary<string, string>(template.Labels ?? new Dictionary<string, string>()) { ["series"] = Name, ["date"] = date },
