@@ -99,6 +99,14 @@ public sealed class SeriesServiceTests(ApiServiceFixture service, Xunit.Abstract
         Assert.Equal((night1.SlicesCompressed - 1, 1), (night3.SlicesReused, night3.SlicesCompressed));
         string restored = ClassicPipeline.Restore(service.Dir.Path, night3.Manifest!, TestIdentity.User(service.Dir.Path));
         Assert.True(TestImages.SameContent(image, Path.Combine(restored, "meta.img")));
+
+        // A new series may start from a bundle made before it: its first night takes every slice from that one.
+        Directory.CreateDirectory(Path.Combine(service.OutA, "meta-copy"));
+        ServiceSeriesRequest seeded = Series(image, Path.Combine(service.OutA, "meta-copy", "{date}"), UnchangedCheck.Metadata);
+        await client.PutSeriesAsync("meta-copy", seeded with { Job = seeded.Job! with { Baseline = night3.Manifest } });
+        RunView first = await RunToEndAsync(client, "meta-copy", "2026-11-04");
+        Assert.True(first.State == SeriesRunState.Completed, first.Error);
+        Assert.Equal((night1.SlicesCompressed, 0), (first.SlicesReused, first.SlicesCompressed));
     }
 
     [Fact]
